@@ -1,0 +1,38 @@
+# The two commands of this book: `make test` and `make book`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+LINTED := src tests benchmarks scripts notebooks/*.py
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: test book env lint sync baselines bench clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e ".[book,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
+
+test: lint
+	$(PY) -m pytest -q
+
+book: $(STAMP)
+	$(PY) scripts/build_book.py
+
+# Regenerate the paired .ipynb files from the reviewed .py sources (outputs stay stripped).
+sync: $(STAMP)
+	$(PY) -m jupytext --sync notebooks/*.py
+
+bench: $(STAMP)
+	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,111 @@
+"""Execute every chapter once with papermill, then build the HTML book from the executed copies.
+
+Usage: python scripts/build_book.py [--only STEM ...] [--no-execute] [--build-dir DIR]
+
+The sources stay untouched: _config.yml, _toc.yml, book/ and the executed notebooks are staged in
+_build/src, metrics land in _build/metrics/<stem>.json, and the HTML in _build/html.
+`--only` executes and builds only the named chapters (the staged table of contents drops the
+others); `--build-dir` puts everything under another folder instead of _build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import papermill
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT_S = 900
+
+
+def chapters() -> list[Path]:
+    """The chapter notebooks, in book order."""
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def stage(src: Path, only: list[str] | None) -> None:
+    """Copy the book's configuration and hand-written pages into ``src``."""
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "notebooks").mkdir(parents=True)
+    shutil.copy2(ROOT / "_config.yml", src / "_config.yml")
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    if only:
+        for part in toc.get("parts", []):
+            part["chapters"] = [
+                c
+                for c in part["chapters"]
+                if not c["file"].startswith("notebooks/") or Path(c["file"]).name in only
+            ]
+        toc["parts"] = [p for p in toc.get("parts", []) if p["chapters"]]
+    (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    shutil.copytree(ROOT / "book", src / "book")
+
+
+def execute(nb: Path, src: Path, metrics: Path) -> float:
+    """Run one chapter at its default (paper-scale) parameters; returns seconds."""
+    out = src / "notebooks" / nb.name
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(nb),
+        str(out),
+        parameters={"out_dir": str(metrics)},
+        kernel_name="python3",
+        cwd=str(out.parent),
+        progress_bar=False,
+        execution_timeout=CELL_TIMEOUT_S,
+    )
+    hide_injected_parameters(out)
+    return time.perf_counter() - start
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Fold papermill's injected-parameters cell in the HTML (the values stay readable)."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or "parameters" in tags:
+            tags.append("hide-cell")
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def build_html(src: Path, build: Path) -> None:
+    """Jupyter Book 1 with Sphinx warnings as errors; HTML lands in ``build/html``."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(src), "--path-output", str(build.parent), "-W", "--keep-going"]
+    subprocess.run(cmd, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="execute only these chapter stems")
+    parser.add_argument(
+        "--no-execute", action="store_true", help="reuse the executed notebooks in _build/src"
+    )
+    parser.add_argument("--build-dir", default=str(ROOT / "_build"), help="instead of _build")
+    args = parser.parse_args()
+    build = Path(args.build_dir).resolve()
+    if build.name != "_build":
+        build = build / "_build"  # jupyter-book always writes into <path-output>/_build
+    src, metrics = build / "src", build / "metrics"
+    if not args.no_execute:
+        stage(src, args.only)
+        metrics.mkdir(parents=True, exist_ok=True)
+        for nb in chapters():
+            if args.only and nb.stem not in args.only:
+                continue
+            print(f"executing {nb.name} ...", flush=True)
+            print(f"  {nb.stem}: {execute(nb, src, metrics):.1f} s", flush=True)
+    build_html(src, build)
+    print(f"book: {build / 'html' / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()

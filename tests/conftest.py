@@ -1,0 +1,56 @@
+"""Shared test fixtures: run a chapter through papermill with smoke parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import papermill
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+# The tests never wait for the network: the "auto" loader takes the offline model unless the
+# VGG-16 weights are already cached.
+os.environ.setdefault("BACKPROPVIS_OFFLINE", "1")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+class ChapterFailed(AssertionError):
+    """A chapter's cell raised; the message names the chapter and the cell."""
+
+
+def run_chapter(stem: str, workdir: Path, **params) -> dict:
+    """Execute ``notebooks/<stem>.ipynb`` with ``params`` in ``workdir``; return its metrics.
+
+    The executed notebook is kept as ``workdir/<stem>.ipynb``; the metrics JSON is read from
+    ``workdir/<stem>.json`` (the chapter's ``out_dir`` is ``workdir``).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / f"{stem}.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / f"{stem}.ipynb"),
+            str(out),
+            parameters={"out_dir": str(workdir), **params},
+            kernel_name="python3",
+            cwd=str(workdir),
+            progress_bar=False,
+            execution_timeout=600,
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise ChapterFailed(
+            f"chapter {stem} failed in cell {exc.exec_count} "
+            f"({exc.ename}: {exc.evalue})\n{exc.source}"
+        ) from None
+    return json.loads((workdir / f"{stem}.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def chapter_runner():
+    """The :func:`run_chapter` function, for tests that execute chapters."""
+    return run_chapter
