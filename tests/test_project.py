@@ -1,0 +1,69 @@
+"""The book's own conventions: Jupytext pairs, the table of contents, parameters, environments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import pytest
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def test_there_are_chapters():
+    assert SOURCES, "no notebooks/NN_name.py chapters found"
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_pairs_agree_and_carry_no_outputs(src):
+    ipynb = src.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{src.name} has no paired {ipynb.name} (Colab opens only .ipynb)"
+    raw = json.loads(ipynb.read_text())
+    code = [c for c in raw["cells"] if c["cell_type"] == "code"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), (
+        f"{ipynb.name} is committed with outputs; regenerate it with `make sync`"
+    )
+    a = [(c.cell_type, c.source.strip()) for c in jupytext.read(src).cells]
+    b = [(c.cell_type, c.source.strip()) for c in jupytext.read(ipynb).cells]
+    assert a == b, f"{src.name} and {ipynb.name} differ: run `make sync`"
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_chapter_has_one_parameters_cell_with_out_dir(src):
+    cells = [c for c in jupytext.read(src).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{src.name} needs exactly one cell tagged 'parameters'"
+    assert "out_dir" in cells[0].source
+
+
+def test_toc_lists_every_chapter_once_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    chapters = [f for f in files if f.startswith("notebooks/")]
+    assert chapters == [f"notebooks/{s.stem}" for s in SOURCES]
+    for f in files:
+        assert any((ROOT / f).with_suffix(ext).exists() for ext in (".md", ".ipynb")), f
+
+
+def _requirements() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    return {r.replace(" ", "") for r in reqs}
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert {r.replace(" ", "") for r in pip if not r.startswith("-e")} == _requirements()
+    assert "-e ." in pip
+
+
+def test_torch_has_lower_bounds_only():
+    for req in _requirements():
+        if req.startswith(("torch>", "torchvision>", "torch=", "torchvision=", "torch<")):
+            assert ">=" in req and "<" not in req and "==" not in req, req
