@@ -7,7 +7,7 @@ LINTED := src tests benchmarks scripts notebooks/*.py
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: test book env lint sync baselines bench clean
+.PHONY: test book check-html env lint sync baselines bench clean
 
 env: $(STAMP)
 
@@ -26,6 +26,10 @@ test: lint
 
 book: $(STAMP)
 	$(PY) scripts/build_book.py
+
+# Open every built page in headless Chromium (offline): errors, images, math, links, screenshots.
+check-html: $(STAMP)
+	$(PY) scripts/check_html.py
 
 # Regenerate the paired .ipynb files from the reviewed .py sources (outputs stay stripped).
 sync: $(STAMP)

@@ -30,11 +30,12 @@ def chapters() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def stage(src: Path, only: list[str] | None) -> None:
+def stage(src: Path, only: list[str] | None, keep_notebooks: bool) -> None:
     """Copy the book's configuration and hand-written pages into ``src``."""
-    if src.exists():
-        shutil.rmtree(src)
-    (src / "notebooks").mkdir(parents=True)
+    for old in src.iterdir() if src.exists() else []:
+        if old.name != "notebooks" or not keep_notebooks:
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    (src / "notebooks").mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "_config.yml", src / "_config.yml")
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     if only:
@@ -62,17 +63,28 @@ def execute(nb: Path, src: Path, metrics: Path) -> float:
         progress_bar=False,
         execution_timeout=CELL_TIMEOUT_S,
     )
-    hide_injected_parameters(out)
+    postprocess(out)
     return time.perf_counter() - start
 
 
-def hide_injected_parameters(path: Path) -> None:
-    """Fold papermill's injected-parameters cell in the HTML (the values stay readable)."""
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+LOCAL_BADGE = "../book/_static/colab-badge.svg"
+
+
+def postprocess(path: Path) -> None:
+    """Prepare an executed chapter for the offline HTML.
+
+    Folds the parameters cells (the values stay readable) and serves the Colab badge image from
+    the book itself, so that no page loads anything from the network. The link stays Colab's.
+    """
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "injected-parameters" in tags or "parameters" in tags:
             tags.append("hide-cell")
+        if cell["cell_type"] == "markdown":
+            src = "".join(cell["source"])
+            cell["source"] = src.replace(COLAB_BADGE, LOCAL_BADGE)
     path.write_text(json.dumps(nb, indent=1))
 
 
@@ -95,8 +107,8 @@ def main() -> None:
     if build.name != "_build":
         build = build / "_build"  # jupyter-book always writes into <path-output>/_build
     src, metrics = build / "src", build / "metrics"
+    stage(src, args.only, keep_notebooks=args.no_execute)
     if not args.no_execute:
-        stage(src, args.only)
         metrics.mkdir(parents=True, exist_ok=True)
         for nb in chapters():
             if args.only and nb.stem not in args.only:
