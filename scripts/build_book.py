@@ -20,6 +20,7 @@ from pathlib import Path
 
 import papermill
 import yaml
+from scorecard import write_scorecard
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = 900
@@ -50,6 +51,13 @@ def stage(src: Path, only: list[str] | None, keep_notebooks: bool) -> None:
     shutil.copytree(ROOT / "book", src / "book")
 
 
+def staged_chapters(src: Path) -> list[str]:
+    """Chapter stems in the staged table of contents, in order."""
+    toc = yaml.safe_load((src / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [Path(f).name for f in files if f.startswith("notebooks/")]
+
+
 def execute(nb: Path, src: Path, metrics: Path) -> float:
     """Run one chapter at its default (paper-scale) parameters; returns seconds."""
     out = src / "notebooks" / nb.name
@@ -76,9 +84,14 @@ def postprocess(path: Path) -> None:
 
     Folds the parameters cells (the values stay readable) and serves the Colab badge image from
     the book itself, so that no page loads anything from the network. The link stays Colab's.
+    Live widgets cannot run in static HTML and would pull their JavaScript from a CDN: their
+    saved state and views are dropped (chapters render a static twin of every widget).
     """
     nb = json.loads(path.read_text())
+    nb.get("metadata", {}).pop("widgets", None)
     for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "injected-parameters" in tags or "parameters" in tags:
             tags.append("hide-cell")
@@ -115,6 +128,7 @@ def main() -> None:
                 continue
             print(f"executing {nb.name} ...", flush=True)
             print(f"  {nb.stem}: {execute(nb, src, metrics):.1f} s", flush=True)
+    write_scorecard(metrics, src / "book" / "scorecard.md", staged_chapters(src))
     build_html(src, build)
     print(f"book: {build / 'html' / 'index.html'}")
 

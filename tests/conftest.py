@@ -24,17 +24,18 @@ class ChapterFailed(AssertionError):
     """A chapter's cell raised; the message names the chapter and the cell."""
 
 
-def run_chapter(stem: str, workdir: Path, **params) -> dict:
+def run_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params) -> dict:
     """Execute ``notebooks/<stem>.ipynb`` with ``params`` in ``workdir``; return its metrics.
 
     The executed notebook is kept as ``workdir/<stem>.ipynb``; the metrics JSON is read from
-    ``workdir/<stem>.json`` (the chapter's ``out_dir`` is ``workdir``).
+    ``workdir/<stem>.json`` (the chapter's ``out_dir`` is ``workdir``). ``workdir`` holds nothing
+    else, as in Colab: a chapter finds its code through the installed helper module only.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / f"{stem}.ipynb"
     try:
         papermill.execute_notebook(
-            str(NOTEBOOKS / f"{stem}.ipynb"),
+            str(notebook or NOTEBOOKS / f"{stem}.ipynb"),
             str(out),
             parameters={"out_dir": str(workdir), **params},
             kernel_name="python3",

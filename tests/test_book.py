@@ -1,0 +1,87 @@
+"""The book as readers get it: Colab badges and setup cells, failing cells, the scorecard."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+from conftest import ChapterFailed
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"].rstrip("/")
+BRANCH = CONFIG["repository"]["branch"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import scorecard  # noqa: E402
+
+
+def test_repository_settings():
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPO_URL)
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_colab_badge_and_setup_cell(src):
+    cells = jupytext.read(src).cells
+    intro = cells[0].source  # the title cell
+    badge = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", intro)
+    owner_repo = REPO_URL.removeprefix("https://github.com/")
+    assert badge == [f"{owner_repo}/blob/{BRANCH}/notebooks/{src.stem}.ipynb"], (
+        f"{src.name}: the title cell needs the Colab badge"
+    )
+    assert (ROOT / "notebooks" / f"{src.stem}.ipynb").exists()
+    setup = next(c for c in cells if c.cell_type == "code")
+    assert "remove-cell" in setup.metadata.get("tags", []), "setup cell must be hidden"
+    assert '"google.colab" in sys.modules' in setup.source
+    assert f'REPO = "{REPO_URL}"' in setup.source
+    assert "torch" not in setup.source.split("REPO")[1], "the setup must not reinstall torch"
+    body = "\n".join(c.source for c in cells)
+    assert "default_device()" in body, "chapters use CUDA when it is available"
+    assert not re.search(r"[\"'](\.\./|src/|notebooks/)", body), "no repository-relative paths"
+
+
+def test_failing_cell_names_chapter_and_cell(tmp_path, chapter_runner):
+    """The regression runner turns a cell's exception into a failure naming chapter and cell."""
+    nb = jupytext.reads(
+        "# %% tags=['parameters']\nphoto = 'chelsea'\nout_dir = '.'\n\n"
+        "# %%\nimport helpers as H\n\n# %%\nx = H.load_image(photo)\n",
+        fmt="py:percent",
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "99_broken.ipynb"
+    jupytext.write(nb, path)
+    with pytest.raises(
+        ChapterFailed, match=r"chapter 99_broken failed in cell \d+ \(ValueError"
+    ) as err:
+        chapter_runner("99_broken", tmp_path / "run", notebook=path, photo="no_such_photo")
+    assert "ValueError: unknown sample photo 'no_such_photo'" in str(err.value)
+
+
+def test_scorecard_verdicts_come_from_numbers():
+    claims = [
+        scorecard.Claim("3", "a constant", "02", scorecard.versus_paper("k", 0.798, 0.05)),
+        scorecard.Claim("3", "a correlation", "02", scorecard.at_least("r.gbp", 0.9, 0.5)),
+        scorecard.Claim("4", "an error", "04", scorecard.at_most("e", 0.1, 0.3)),
+    ]
+    table = scorecard.rows({"02": {"k": 0.399, "r": {"gbp": 0.7}}}, claims)
+    assert [r["verdict"] for r in table] == ["corrected", "partly", "not measured"]
+    table = scorecard.rows({"02": {"k": 0.8, "r": {"gbp": 0.95}}, "04": {"e": 0.5}}, claims)
+    assert [r["verdict"] for r in table] == ["reproduced", "reproduced", "not reproduced"]
+    page = scorecard.render(table, ["02", "04"])
+    assert "../notebooks/02.ipynb" in page and "../notebooks/04.ipynb" in page
+
+
+def test_every_chapter_has_scorecard_claims():
+    chapters = {c.chapter for c in scorecard.CLAIMS}
+    for src in SOURCES:
+        if src.stem != "05_explorer":  # the explorer makes no claim of the paper
+            assert src.stem in chapters, f"no scorecard claim is tested by {src.stem}"
