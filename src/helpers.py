@@ -39,23 +39,44 @@ __all__ = [
     "default_device",
     "backward_rule",
     "backprop_map",
+    "class_targets",
     "gbp_limit",
     "gbp_limit_fc",
     "expected_h",
     "expected_w_tilde_norm",
+    "patch_matrices",
+    "PatchNet1D",
+    "eq2_sum",
+    "eq2_map_conv",
+    "filter_terms",
+    "patch_coverage",
+    "patch_norms",
+    "mc_expected_h",
+    "mc_w_tilde",
+    "concentration_rms",
+    "concentration_errors",
+    "loglog_fit",
+    "concentration_fit",
+    "limit_weight",
     "pearson",
     "spearman",
     "ssim",
     "similarity",
     "similarity_matrix",
+    "similarity_matrices",
+    "mean_offdiagonal",
     "cosine",
     "relative_error",
     "noise_to_signal",
     "normalize_map",
     "plot_grid",
+    "plot_heatmaps",
+    "plot_grouped_bars",
     "glue",
     "save_metrics",
     "in_colab",
+    "markdown_table",
+    "glue_figure",
 ]
 
 # ============================================================================================
@@ -550,27 +571,39 @@ def _check_rule(rule: Any) -> str:
 
 
 class _RuleActivation(torch.autograd.Function):
-    """ReLU (``upper=None``) or ReLU6 (``upper=6``) forward with the rule's backward."""
+    """ReLU (``upper=None``) or ReLU6 (``upper=6``) forward with the rule's backward.
+
+    Saves only the output ``y``: the forward mask ``0 < x < upper`` equals ``0 < y < upper``.
+    With ``inplace`` the input is overwritten, as the patched module would have done.
+    """
 
     @staticmethod
-    def forward(ctx, x, rule, upper):  # noqa: ANN001 - autograd signature
-        y = x.clamp(min=0) if upper is None else x.clamp(0, upper)
-        ctx.rule = rule
+    def forward(ctx, x, rule, upper, inplace):  # noqa: ANN001 - autograd signature
+        if inplace:
+            ctx.mark_dirty(x)
+            y = x.clamp_(min=0) if upper is None else x.clamp_(0, upper)
+        else:
+            y = x.clamp(min=0) if upper is None else x.clamp(0, upper)
+        ctx.rule, ctx.upper = rule, upper
         if rule == "guided":
-            mask = x > 0 if upper is None else (x > 0) & (x < upper)
-            ctx.save_for_backward(mask)
+            ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001 - autograd signature
+        positive = F.relu(grad)
         if ctx.rule == "deconv":
-            return grad.clamp(min=0), None, None
-        (mask,) = ctx.saved_tensors
-        return grad.clamp(min=0) * mask, None, None
+            return positive, None, None, None
+        (y,) = ctx.saved_tensors
+        if ctx.upper is None:
+            return torch.ops.aten.threshold_backward(positive, y, 0), None, None, None
+        return positive * ((y > 0) & (y < ctx.upper)), None, None, None
 
 
-def _rule_forward(x: torch.Tensor, rule: str, upper: float | None) -> torch.Tensor:
-    return _RuleActivation.apply(x, rule, upper)
+def _rule_forward(
+    x: torch.Tensor, rule: str, upper: float | None, inplace: bool = False
+) -> torch.Tensor:
+    return _RuleActivation.apply(x, rule, upper, inplace)
 
 
 @contextmanager
@@ -578,7 +611,7 @@ def backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
     """Within the block, every ``nn.ReLU`` and ``nn.ReLU6`` of ``model`` backpropagates by ``rule``.
 
     Patches the forward of each activation module instance (so a module reused several times
-    and ``inplace=True`` modules are handled: the patched forward is out-of-place) and restores
+    and ``inplace=True`` modules, kept in place, are handled) and restores
     the model exactly on exit, also on an exception. ``"plain"`` changes nothing. Functional
     ``F.relu`` calls are not affected; a model with no such module raises ``ValueError``.
     """
@@ -595,7 +628,8 @@ def backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
     try:
         for m in acts:
             upper = 6.0 if isinstance(m, nn.ReLU6) else None
-            m.forward = partial(_rule_forward, rule=rule, upper=upper)
+            inplace = bool(getattr(m, "inplace", False))
+            m.forward = partial(_rule_forward, rule=rule, upper=upper, inplace=inplace)
         yield model
     finally:
         for m, old in saved:
@@ -694,6 +728,214 @@ def backprop_map(
     return maps[0] if single else maps
 
 
+# --- Chapter 1: which logits to compare ------------------------------------------------------
+
+
+def class_targets(
+    top: Sequence[int],
+    n_logits: int,
+    seed: int = 0,
+    include: Sequence[int] = (482,),
+    n_classes: int = 1000,
+) -> list[int]:
+    """``n_logits`` distinct logits to test class invariance on (a list for :func:`backprop_map`).
+
+    ``top`` (the model's largest logits, largest first), then ``include`` (the paper's Figure 1
+    uses logit 482), then logits drawn without replacement from the others by a generator seeded
+    with ``seed`` alone, so every model gets the same random logits. Truncated to ``n_logits``
+    (``include`` is dropped when ``top`` fills it).
+    """
+    n = _check_positive_int(n_logits, "n_logits")
+    n_classes = _check_positive_int(n_classes, "n_classes")
+    if n > n_classes:
+        raise ValueError(f"n_logits={n} exceeds the {n_classes} logits of the model")
+    fixed = [int(k) for k in (*top, *include)]
+    if any(not 0 <= k < n_classes for k in fixed):
+        raise ValueError(f"logits {fixed} must lie in 0..{n_classes - 1}")
+    order = np.random.default_rng(_check_seed(seed)).permutation(n_classes).tolist()
+    return list(dict.fromkeys(fixed + order))[:n]
+
+
+# --- Chapters 3-4: nested sweeps over N and N_h at the cost of their largest member ---------
+
+
+def _sweep_sizes(sizes: Sequence[int], name: str) -> list[int]:
+    out = [_check_positive_int(s, name) for s in sizes]
+    if not out:
+        raise ValueError(f"sizes ({name}) must not be empty")
+    return out
+
+
+def conv_map_sweep(
+    x: torch.Tensor,
+    sizes: Sequence[int],
+    kernel_size: int = 7,
+    target: int = 0,
+    rule: str | Sequence[str] = "guided",
+    std: float = 1.0,
+    padding: str = "valid",
+    seed: int = 0,
+    n_logits: int = 1000,
+) -> torch.Tensor:
+    """Backprop maps of :class:`ThreeLayerConvNet` for every ``N`` in ``sizes`` in one pass.
+
+    The net with ``N`` filters is the first ``N`` filters (and rows of ``V``) of the same seed's
+    net with ``max(sizes)`` filters, so Eq. (2)'s sum ``sum_i sum_j D_j^T h(V[q_ij, k]) w~(i,j)``
+    is accumulated block by block of :attr:`ThreeLayerConvNet.BLOCK` filters: for filters
+    ``a:b``, ``g = h(V[a:b, k]) * [w_i . y_j > 0]`` and ``conv_transpose2d(g, W[a:b])`` is added,
+    the running sum being read at each size. Total cost: one backward pass of the largest
+    member; memory: one block of ``(BLOCK, J_h, J_w)``.
+
+    Args:
+        x: one preprocessed image ``(3, H, W)``.
+        sizes: the ``N`` to report (any order, repeats allowed).
+        kernel_size, std, padding, seed, n_logits: as in :class:`ThreeLayerConvNet`.
+        target: the logit ``k``.
+        rule: one rule, or a sequence of rules sharing the forward pass.
+
+    Returns:
+        ``(S, 3, H, W)`` for one rule, ``(R, S, 3, H, W)`` for a sequence; row ``s`` equals
+        ``backprop_map(ThreeLayerConvNet(sizes[s], ...), x, target, rule)`` up to float rounding.
+    """
+    x = _check_image(x).detach()
+    single = isinstance(rule, str)
+    rules = [_check_rule(r) for r in ([rule] if single else rule)]
+    sizes = _sweep_sizes(sizes, "N")
+    with torch.random.fork_rng(devices=[]):  # nn.Conv2d's init draws from the global RNG
+        net = ThreeLayerConvNet(1, kernel_size, n_logits, std, padding, seed)  # checks args
+    net._check_input(x[None])
+    if not 0 <= int(target) < net.n_logits:
+        raise ValueError(f"target {target} is outside the model's logits 0..{net.n_logits - 1}")
+    todo = sorted(set(sizes))
+    bank = net.filter_bank(todo[-1], net.kernel_size, net.seed).to(x.device) * net.std
+    pad, grid = net.conv.padding, net.patch_grid(*x.shape[-2:])
+    acc = x.new_zeros(len(rules), *x.shape)
+    out = x.new_zeros(len(rules), len(sizes), *x.shape)
+    with torch.no_grad():
+        for blk in range(math.ceil(todo[-1] / net.BLOCK)):
+            start = blk * net.BLOCK
+            stop = min(start + net.BLOCK, todo[-1])
+            w = bank[start:stop]
+            mask = F.conv2d(x[None], w, padding=pad)[0] > 0  # w_i . y_j > 0: (n, J_h, J_w)
+            col = _randn((net.BLOCK, *grid), net.seed, 1, int(target), blk)[: stop - start]
+            col = col.to(x.device) * net.std  # V[q_ij, k] of these filters (fc_column)
+            for r_i, r in enumerate(rules):
+                g = _h(col, r)
+                g = g * mask if r != "deconv" else g
+                for lo, hi in _split_at(start, stop, todo):
+                    a, z = lo - start, hi - start
+                    acc[r_i] += F.conv_transpose2d(g[None, a:z], w[a:z], padding=pad)[0]
+                    for s_i, s in enumerate(sizes):
+                        if s == hi:
+                            out[r_i, s_i] = acc[r_i]
+    return out[0] if single else out
+
+
+def _fc_block_sums(
+    net: FullyConnectedNet,
+    b: int,
+    xf: torch.Tensor,
+    idx: list[int],
+    rules: list[str],
+    todo: list[int],
+    rows: int = 16,
+) -> list[tuple[int, torch.Tensor]]:
+    """Block ``b``'s share of :func:`fc_map_sweep`'s running sums, split at the sizes ``todo``.
+
+    Rows of ``W`` are drawn ``rows`` at a time from the block's generator (the same numbers as
+    one draw of the whole block, as each draw is a multiple of 16 floats) and used while they
+    are in cache. Returns ``[(hi, (R B T, d) sum over units [lo, hi))]`` with ``std = 1``.
+    """
+    start = b * net.BLOCK
+    n = min(net.BLOCK, todo[-1] - start)
+    v = _randn((net.BLOCK, net.n_logits), net.seed, 1, b)[:n, idx].to(xf.device)  # (n, T)
+    segs = _split_at(start, start + n, todo)
+    sums = [xf.new_zeros(len(rules) * xf.shape[0] * len(idx), net.in_dim) for _ in segs]
+    gen = torch.Generator().manual_seed(_derived_seed(net.seed, 0, b))
+    buf = torch.empty(rows, net.in_dim)
+    for r0 in range(0, n, rows):
+        torch.randn(buf.shape, generator=gen, out=buf)
+        m = min(rows, n - r0)
+        w = buf[:m].to(xf.device)
+        pos = (w @ xf.T > 0).to(w.dtype)[:, :, None]  # (m, B, 1)
+        gs = [_h(v[r0 : r0 + m], r)[:, None, :] for r in rules]  # (m, 1, T) each
+        gs = [g if r == "deconv" else g * pos for g, r in zip(gs, rules, strict=True)]
+        g = torch.stack([g.expand(-1, xf.shape[0], -1) for g in gs], 1).reshape(m, -1)
+        for s_i, (lo, hi) in enumerate(segs):
+            a, z = max(lo - start, r0), min(hi - start, r0 + m)
+            if a < z:
+                sums[s_i].addmm_(g[a - r0 : z - r0].T, w[a - r0 : z - r0])
+    return [(hi, s) for (_, hi), s in zip(segs, sums, strict=True)]
+
+
+def fc_map_sweep(
+    net: FullyConnectedNet,
+    x: torch.Tensor,
+    sizes: Sequence[int] | None = None,
+    targets: Sequence[int] = (0,),
+    rules: Sequence[str] = ("guided",),
+    workers: int = 2,
+    progress: bool = False,
+) -> torch.Tensor:
+    """:meth:`FullyConnectedNet.maps` for a batch of images and several rules in one stream.
+
+    The same exact running sums ``sum_{i <= N_h} h(V[i,k]) [w_i . x > 0] w_i`` (the net with
+    ``N_h`` units is the first ``N_h`` units of ``net``), but each weight is drawn once for all
+    images, rules and targets and used while it is in cache, ``workers`` threads work on
+    consecutive blocks (their sums are added in block order, so results do not depend on
+    ``workers`` or timing), and ``std`` is applied once at the end (``h`` is positively
+    homogeneous). Torch runs on one intra-op thread per worker during the call (restored after).
+
+    Args:
+        net: the network (its seed, ``std``, ``in_shape``; ``hidden`` bounds ``sizes``).
+        x: one image ``(3, H, W)`` or a batch ``(B, 3, H, W)``.
+        sizes: the ``N_h`` to report (each ``<= net.hidden``); default ``[net.hidden]``.
+        targets: logits ``k`` (``T`` of them); rules: ``R`` backward rules.
+        workers: threads (0: all in the calling thread).
+        progress: a text progress bar over weight blocks (tqdm, on stderr).
+
+    Returns:
+        ``(S, R, B, T, 3, H, W)``; equals ``net.maps`` up to float rounding.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    rules = [_check_rule(r) for r in rules]
+    sizes = [net.hidden] if sizes is None else _sweep_sizes(sizes, "N_h")
+    if max(sizes) > net.hidden:
+        raise ValueError(f"sizes must lie in 1..{net.hidden}, got {sizes}")
+    xf = net._flat(x[None] if x.ndim == 3 else x).detach()  # (B, d)
+    idx = [int(k) for k in targets]
+    if not idx or not all(0 <= k < net.n_logits for k in idx):
+        raise ValueError(f"targets must be a non-empty list in 0..{net.n_logits - 1}, got {idx}")
+    todo = sorted(set(sizes))
+    n_blocks = math.ceil(todo[-1] / net.BLOCK)
+    work = partial(_fc_block_sums, net, xf=xf, idx=idx, rules=rules, todo=todo)
+    acc = xf.new_zeros(len(rules) * xf.shape[0] * len(idx), net.in_dim)
+    out = xf.new_zeros(len(sizes), *acc.shape)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small products: extra intra-op threads only spin
+    pool = ThreadPoolExecutor(workers) if workers > 0 else None
+    ahead = [pool.submit(work, b) for b in range(min(2 * workers, n_blocks))] if pool else []
+    try:
+        for b in tqdm(range(n_blocks), disable=not progress, desc="FC blocks", mininterval=5):
+            part = ahead.pop(0).result() if pool else work(b)
+            if pool and b + 2 * workers < n_blocks:  # at most 2 workers blocks in flight
+                ahead.append(pool.submit(work, b + 2 * workers))
+            for hi, s in part:
+                acc += s
+                for s_i, size in enumerate(sizes):
+                    if size == hi:
+                        out[s_i] = acc
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads)
+    out = out * (net.std * net.std)
+    return out.reshape(len(sizes), len(rules), xf.shape[0], len(idx), *net.in_shape)
+
+
 # ============================================================================================
 # Theory
 # ============================================================================================
@@ -741,6 +983,314 @@ def expected_h(rule: str, c: float = 1.0) -> float:
 def expected_w_tilde_norm(c: float = 1.0) -> float:
     """``||E[w~]||`` for ``w ~ N(0, c^2 I)``: ``c / sqrt(2 pi)``, along ``y / ||y||``."""
     return c / math.sqrt(2 * math.pi)
+
+
+# --- Chapter 2: the derivation of Eqs. (1)-(6), step by step -------------------------------
+
+
+def _h(v: torch.Tensor, rule: str) -> torch.Tensor:
+    """The backward rule's ``h`` applied to fully connected weights: ``v`` or ``relu(v)``."""
+    return v if _check_rule(rule) == "plain" else v.clamp(min=0)
+
+
+def patch_matrices(d: int, p: int = 3, stride: int = 1, dtype=torch.float64) -> torch.Tensor:
+    """The paper's ``D_j`` for a 1-D signal of length ``d``: ``(J, p, d)`` 0/1 matrices.
+
+    ``y^(j) = D_j x`` is the ``j``-th patch, entries ``(j - 1) b + 1 .. (j - 1) b + p`` (stride
+    ``b``, VALID padding), so ``J = (d - p) // b + 1``.
+    """
+    d, p, b = (_check_positive_int(v, n) for v, n in ((d, "d"), (p, "p"), (stride, "stride")))
+    if p > d:
+        raise ValueError(f"patch size p={p} exceeds the signal length d={d}")
+    n_patches = (d - p) // b + 1
+    eye = torch.eye(d, dtype=dtype)
+    return torch.stack([eye[j * b : j * b + p] for j in range(n_patches)])
+
+
+class PatchNet1D(nn.Module):
+    """Eq. (1) literally, for a 1-D signal: ``f_k(x) = sum_i sum_j V[q_ij, k] relu(w_i . D_j x)``.
+
+    ``W`` is ``(p, N)`` (column ``i`` is filter ``w^(i)``), ``V`` is ``(N J, K)`` with the paper's
+    index ``q_ij = (i - 1) J + j`` (0-based: ``i J + j``), ``D`` is :func:`patch_matrices`. All
+    weights ``N(0, std^2)``, float64, drawn from ``seed``. Input ``(B, d)`` -> logits ``(B, K)``;
+    the ReLU is an ``nn.ReLU`` module, so :func:`backward_rule` applies to it.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        p: int = 3,
+        stride: int = 1,
+        n_filters: int = 4,
+        n_logits: int = 2,
+        std: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("D", patch_matrices(d, p, stride))
+        n, k = _check_positive_int(n_filters, "n_filters"), _check_positive_int(n_logits, "K")
+        std = _check_std(std)
+        n_patches = self.D.shape[0]
+        self.W = nn.Parameter(_randn((p, n), _check_seed(seed), 2, 0).double() * std)
+        self.V = nn.Parameter(_randn((n * n_patches, k), seed, 2, 1).double() * std)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K)`` of signals ``(B, d)``."""
+        y = torch.einsum("jtd,bd->bjt", self.D, x)  # patches y^(j): (B, J, p)
+        act = self.relu(y @ self.W).transpose(1, 2)  # relu(w_i . y_j): (B, N, J)
+        return act.reshape(x.shape[0], -1) @ self.V  # row i J + j of V is q_ij
+
+
+def eq2_sum(
+    D: torch.Tensor, W: torch.Tensor, v: torch.Tensor, x: torch.Tensor, rule: str
+) -> torch.Tensor:
+    """Eq. (2)'s right side ``sum_j D_j^T sum_i h(V[q_ij, k]) w~(i, j)`` for a 1-D signal.
+
+    ``D``: ``(J, p, d)``; ``W``: ``(p, N)``; ``v``: ``(N J,)`` = ``V[:, k]``; ``x``: ``(d,)``.
+    ``w~(i, j) = w_i 1[w_i . y_j > 0]``; the deconv rule drops that mask. Returns ``(d,)``.
+    """
+    n_patches, n = D.shape[0], W.shape[1]
+    mask = (D @ x) @ W > 0  # (J, N): w_i . y_j > 0
+    g = _h(v.reshape(n, n_patches).T, rule)  # h(V[q_ij, k]) as (J, N)
+    if rule != "deconv":
+        g = g * mask
+    return torch.einsum("jtd,jt->d", D, g @ W.T)  # sum_j D_j^T (sum_i g_ij w_i)
+
+
+def _unfold_setup(x: torch.Tensor, weight: torch.Tensor, padding: str) -> tuple[int, int]:
+    k = _check_kernel(x, weight.shape[-1], padding)
+    return k, (k // 2 if padding == "same" else 0)
+
+
+def eq2_map_conv(
+    x: torch.Tensor, weight: torch.Tensor, v_col: torch.Tensor, rule: str, padding: str = "valid"
+) -> torch.Tensor:
+    """Eq. (2) for the 2-D convnet: ``sum_j D_j^T sum_i h(V[q_ij, k]) w~(i, j)``.
+
+    ``x``: ``(3, H, W)``; ``weight``: the filters ``(N, 3, k, k)``; ``v_col``: ``V[:, k]`` as
+    ``(N, J_h, J_w)`` (:meth:`ThreeLayerConvNet.fc_column`). ``D_j`` is ``unfold`` (im2col) and
+    ``sum_j D_j^T`` is its adjoint ``fold``. Returns ``(3, H, W)``.
+    """
+    k, pad = _unfold_setup(x, weight, padding)
+    wf = weight.reshape(weight.shape[0], -1)  # (N, p), p = 3 k^2
+    y = F.unfold(x[None], k, padding=pad)[0]  # (p, J): columns y^(j)
+    g = _h(v_col.reshape(wf.shape[0], -1), rule)
+    if rule != "deconv":
+        g = g * (wf @ y > 0)
+    return F.fold((wf.T @ g)[None], tuple(x.shape[-2:]), k, padding=pad)[0]
+
+
+def filter_terms(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    v_col: torch.Tensor,
+    ref: torch.Tensor,
+    rule: str = "guided",
+    padding: str = "valid",
+    chunk: int = 256,
+) -> torch.Tensor:
+    """Each filter's share ``t_i`` of ``<s_k, ref>``, the map's projection on ``ref``: ``(N,)``.
+
+    ``t_i = sum_j h(V[q_ij, k]) 1[w_i . y_j > 0] w_i . (D_j ref)`` (arguments as in
+    :func:`eq2_map_conv`). The ``t_i`` are i.i.d. over filters, so ``sum_i t_i`` (the fitted
+    scale of the map on ``ref``, times ``||ref||^2``) gets a standard error from their spread.
+    """
+    k, pad = _unfold_setup(x, weight, padding)
+    y = F.unfold(x[None], k, padding=pad)[0]
+    r = F.unfold(ref[None], k, padding=pad)[0]
+    wf, vf = weight.reshape(weight.shape[0], -1), v_col.reshape(weight.shape[0], -1)
+    out = []
+    for lo in range(0, wf.shape[0], chunk):
+        wb, g = wf[lo : lo + chunk], _h(vf[lo : lo + chunk], rule)
+        if rule != "deconv":
+            g = g * (wb @ y > 0)
+        out.append((g * (wb @ r)).sum(1))
+    return torch.cat(out)
+
+
+def patch_coverage(
+    height: int, width: int, kernel_size: int, padding: str = "valid"
+) -> torch.Tensor:
+    """Diagonal of ``sum_j D_j^T D_j`` per pixel: how many ``k x k`` patches cover it, ``(H, W)``.
+
+    ``k^2`` in the interior. At the corners VALID falls to 1 and SAME (a patch centered at every
+    pixel, border patches holding zeros) to ``((k + 1) / 2)^2``. The same for each channel.
+    """
+    ones = torch.ones(1, 1, height, width, dtype=torch.float64)
+    k = _check_kernel(ones[0], kernel_size, padding)
+    pad = k // 2 if padding == "same" else 0
+    cols = F.unfold(ones, k, padding=pad)
+    return F.fold(cols, (height, width), k, padding=pad)[0, 0]
+
+
+def patch_norms(x: torch.Tensor, kernel_size: int = 7, padding: str = "valid") -> torch.Tensor:
+    """``||y^(j)||_2`` of every ``k x k x 3`` patch: ``(3, H, W)`` -> ``(J_h, J_w)``."""
+    x = _check_image(x)
+    k = _check_kernel(x, kernel_size, padding)
+    pad = k // 2 if padding == "same" else 0
+    box = x.new_ones(1, 1, k, k)
+    return F.conv2d((x * x).sum(0)[None, None], box, padding=pad)[0, 0].clamp_min(0).sqrt()
+
+
+def mc_expected_h(rule: str, n_samples: int, c: float = 1.0, seed: int = 0) -> tuple[float, float]:
+    """Monte Carlo ``E[h(V)]`` for ``V ~ N(0, c^2)``: ``(mean, standard error)``."""
+    n = _check_positive_int(n_samples, "n_samples")
+    gen = torch.Generator().manual_seed(_derived_seed(_check_seed(seed), 3))
+    h = _h(torch.randn(n, generator=gen, dtype=torch.float64) * _check_std(c), rule)
+    return float(h.mean()), float(h.std() / math.sqrt(n))
+
+
+def mc_w_tilde(
+    y: torch.Tensor, n_samples: int, c: float = 1.0, seed: int = 0, chunk: int = 100_000
+) -> dict[str, Any]:
+    """Monte Carlo ``E[w~]``, ``w~ = w 1[w . y > 0]``, ``w ~ N(0, c^2 I_p)``, ``y``: ``(p,)``.
+
+    Returns ``mean`` (the ``(p,)`` sample mean), ``proj`` and ``proj_se`` (its component along
+    ``u = y / ||y||`` and that component's standard error), ``norm`` (``||mean||``), ``cos``
+    (cosine of ``mean`` and ``y``), ``perp`` (norm of the part orthogonal to ``u``: sampling
+    noise of size about ``c sqrt((p - 1) / (2 n))``), and ``cond_proj``, ``cond_proj_se``: the
+    component along ``u`` of the conditional mean ``E[w | w . y > 0]``.
+    """
+    n, c = _check_positive_int(n_samples, "n_samples"), _check_std(c)
+    u = (y / y.norm()).double().reshape(-1)
+    gen = torch.Generator().manual_seed(_derived_seed(_check_seed(seed), 4))
+    total, s1, s2, n_pos = torch.zeros_like(u), 0.0, 0.0, 0
+    u32 = u.float()
+    for lo in range(0, n, chunk):  # float32 draws, float64 sums across chunks
+        w = torch.randn(min(chunk, n - lo), u.numel(), generator=gen) * c
+        pos = w @ u32 > 0
+        wt = w * pos[:, None]
+        z = (wt @ u32).double()
+        total += wt.sum(0).double()
+        s1, s2, n_pos = s1 + float(z.sum()), s2 + float((z * z).sum()), n_pos + int(pos.sum())
+    mean, proj, cond = total / n, s1 / n, s1 / n_pos
+    return {
+        "mean": mean,
+        "proj": proj,
+        "proj_se": math.sqrt(max(s2 / n - proj**2, 0.0) / (n - 1)),
+        "norm": float(mean.norm()),
+        "cos": float(mean @ u / mean.norm()),
+        "perp": float((mean - (mean @ u) * u).norm()),
+        "cond_proj": cond,
+        "cond_proj_se": math.sqrt(max(s2 / n_pos - cond**2, 0.0) / (n_pos - 1)),
+    }
+
+
+def limit_weight(x: torch.Tensor, kernel_size: int = 7, padding: str = "valid") -> torch.Tensor:
+    """The local-contrast weight of Eq. (5): ``sum_{j covers pixel} 1 / ||y^(j)||``, ``(H, W)``.
+
+    :func:`gbp_limit` is ``x`` times this map (patches of norm 0 contribute nothing).
+    """
+    x = _check_image(x)
+    k = _check_kernel(x, kernel_size, padding)
+    pad = k // 2 if padding == "same" else 0
+    norms = patch_norms(x, k, padding)
+    inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny), 0.0)
+    return F.conv_transpose2d(inv[None, None], x.new_ones(1, 1, k, k), padding=pad)[0, 0]
+
+
+def concentration_rms(p: int, n: Any, c: float = 1.0) -> Any:
+    """``sqrt(E||(1/N) sum_i w~_i - E[w~]||^2) = c sqrt((p/2 - 1/(2 pi)) / N)`` (``n`` = ``N``)."""
+    return c * np.sqrt((p / 2 - 1 / (2 * math.pi)) / np.asarray(n, dtype=np.float64))
+
+
+def concentration_errors(
+    y: torch.Tensor,
+    sizes: Sequence[int],
+    trials: int,
+    c: float = 1.0,
+    seed: int = 0,
+    max_elems: int = 4_000_000,
+) -> np.ndarray:
+    """``||(1/N) sum_{i<=N} w~_i - E[w~]||_2`` for each ``N`` in ``sizes``, in ``trials`` runs.
+
+    ``y``: a patch ``(p,)``; ``w~_i = w_i 1[w_i . y > 0]``, ``w_i ~ N(0, c^2 I_p)``. Each run
+    draws one sequence of filters and reads its running mean at every ``N`` (so the sizes of one
+    run are nested). Returns ``(trials, len(sizes))``.
+    """
+    trials, c = _check_positive_int(trials, "trials"), _check_std(c)
+    todo = sorted({_check_positive_int(s, "N") for s in sizes})
+    u = (y / y.norm()).double().reshape(-1)
+    mu = expected_w_tilde_norm(c) * u
+    gen = torch.Generator().manual_seed(_derived_seed(_check_seed(seed), 5, u.numel()))
+    step = max(1, max_elems // (trials * u.numel()))
+    total, done, err = torch.zeros(trials, u.numel(), dtype=torch.float64), 0, {}
+    for stop in todo:
+        while done < stop:
+            n = min(step, stop - done)
+            w = torch.randn(trials, n, u.numel(), generator=gen) * c  # float32 draws
+            total += (w * (w @ u.float() > 0)[..., None]).sum(1).double()
+            done += n
+        err[stop] = (total / stop - mu).norm(dim=1).numpy()
+    return np.stack([err[int(s)] for s in sizes], axis=1)
+
+
+def loglog_fit(n: Any, e: Any) -> tuple[float, float]:
+    """Least-squares line ``log e = a + slope log n``: returns ``(slope, a)``."""
+    slope, a = np.polyfit(np.log(np.asarray(n, float)), np.log(np.asarray(e, float)), 1)
+    return float(slope), float(a)
+
+
+def concentration_fit(
+    sizes: Sequence[int], errors: np.ndarray, eps: float = 0.1, n_boot: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Log-log fits of :func:`concentration_errors` output ``(trials, len(sizes))``.
+
+    ``slope``/``slope_se``: slope of the root-mean-square error over trials versus ``N`` and its
+    bootstrap standard error (resampling trials). ``n_eps`` (95% bootstrap interval ``n_eps_lo``,
+    ``n_eps_hi``): the ``N`` at which the fitted RMS error equals ``eps``. ``n_eps_q95``: the
+    same for the fitted 95th percentile of the error (error ``< eps`` in 95% of runs).
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+
+    def fit(err: np.ndarray) -> tuple[float, float, float]:
+        slope, a = loglog_fit(sizes, np.sqrt((err**2).mean(0)))
+        s95, a95 = loglog_fit(sizes, np.percentile(err, 95, axis=0))
+        return slope, math.exp((math.log(eps) - a) / slope), math.exp((math.log(eps) - a95) / s95)
+
+    slope, n_eps, n_q95 = fit(errors)
+    rng = np.random.default_rng(_derived_seed(_check_seed(seed), 6))
+    boot = np.array([fit(errors[rng.integers(0, len(errors), len(errors))]) for _ in range(n_boot)])
+    lo, hi = np.percentile(boot[:, 1], [2.5, 97.5])
+    return {
+        "slope": slope,
+        "slope_se": float(boot[:, 0].std(ddof=1)),
+        "n_eps": n_eps,
+        "n_eps_lo": float(lo),
+        "n_eps_hi": float(hi),
+        "n_eps_q95": n_q95,
+    }
+
+
+# --- Chapters 3-4: how fast the GBP map approaches its limit ------------------------------
+
+
+def predicted_relative_error(
+    x: torch.Tensor, n: Any, kernel_size: int | None = None, padding: str = "valid"
+) -> Any:
+    """Leading-order relative error of the GBP map to its limit, ``pi sqrt(P / (N ||L||^2))``.
+
+    Each of the ``N J`` terms ``h(V[q_ij, k]) D_j^T w~(i, j)`` of Eq. (2) has mean
+    ``c^2 / (2 pi) D_j^T y_j / ||y_j||`` (so the signal is ``N c^2 / (2 pi) L`` with ``L`` =
+    :func:`gbp_limit`) and mean square ``E[relu(V)^2] E||D_j^T w~||^2 = c^4 p_j / 4``, ``p_j``
+    the patch's entries inside the image. Treating the terms as uncorrelated, the noise has
+    norm ``c^2 sqrt(N P) / 2`` with ``P = sum_j p_j`` over nonzero patches, and the ratio is
+    ``pi sqrt(P / (N ||L||^2))``, whatever ``c``. Fully connected (``kernel_size=None``):
+    ``J = 1``, ``P = d``, ``||L|| = 1``, so ``pi sqrt(d / N_h)``.
+
+    ``x``: ``(3, H, W)``; ``n``: ``N`` (or ``N_h``), a number or an array. Returns the same.
+    """
+    x = _check_image(x).double()
+    if kernel_size is None:
+        return math.pi * np.sqrt(x.numel() / np.asarray(n, dtype=np.float64))
+    k = _check_kernel(x, kernel_size, padding)
+    pad = k // 2 if padding == "same" else 0
+    box = x.new_ones(1, 1, k, k)
+    nonzero = (F.conv2d((x * x).sum(0)[None, None], box, padding=pad) > 0).double()
+    total = 3 * float(F.conv_transpose2d(nonzero, box, padding=pad).sum())  # P = sum_j p_j
+    lim = gbp_limit(x, k, padding)
+    return math.pi * np.sqrt(total / (np.asarray(n, dtype=np.float64) * float((lim**2).sum())))
 
 
 # ============================================================================================
@@ -855,6 +1405,49 @@ def noise_to_signal(rho: float) -> float:
     return math.sqrt(max(1.0 / rho**2 - 1.0, 0.0)) if rho > 0 else float("inf")
 
 
+def similarity_matrices(
+    maps: Sequence[Any], metrics: Sequence[str] = ("pearson", "ssim", "spearman")
+) -> dict[str, np.ndarray]:
+    """``{metric: (T, T)}`` pairwise similarities of ``T`` maps, several metrics at once.
+
+    The values of :func:`similarity_matrix`, computed faster: Pearson is one ``np.corrcoef`` of
+    the flattened maps, Spearman (``"spearman"``, ``"spearman_abs"``) one ``np.corrcoef`` of
+    their ranks (each map ranked once), SSIM normalizes each map once.
+    """
+    from scipy.stats import rankdata
+    from skimage.metrics import structural_similarity
+
+    known = ("pearson", "ssim", "spearman", "spearman_abs")
+    if any(m not in known for m in metrics):
+        raise ValueError(f"unknown metric in {list(metrics)}; use some of {list(known)}")
+    flat = np.stack([_np(m).ravel() for m in maps])
+    out: dict[str, np.ndarray] = {}
+    for metric in metrics:
+        if metric == "pearson":
+            out[metric] = np.corrcoef(flat)
+        elif metric.startswith("spearman"):
+            vals = np.abs(flat) if metric == "spearman_abs" else flat
+            out[metric] = np.corrcoef(rankdata(vals, axis=1))
+        else:
+            normed = [normalize_map(m) for m in maps]
+            axis = 0 if normed[0].ndim == 3 else None
+            mat = np.eye(len(normed))
+            for i, j in zip(*np.triu_indices(len(normed), 1), strict=True):
+                mat[i, j] = mat[j, i] = structural_similarity(
+                    normed[i], normed[j], data_range=1.0, channel_axis=axis
+                )
+            out[metric] = mat
+    return out
+
+
+def mean_offdiagonal(mat: Any) -> float:
+    """Mean of the off-diagonal entries of a square ``(T, T)`` matrix (``T >= 2``)."""
+    mat = _np(mat)
+    if mat.ndim != 2 or mat.shape[0] != mat.shape[1] or mat.shape[0] < 2:
+        raise ValueError(f"expected a square matrix of side >= 2, got shape {mat.shape}")
+    return float(mat[~np.eye(mat.shape[0], dtype=bool)].mean())
+
+
 # ============================================================================================
 # Plotting
 # ============================================================================================
@@ -905,6 +1498,556 @@ def plot_grid(
     return fig
 
 
+def plot_heatmaps(
+    mats: Sequence[Sequence[Any]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    tick_labels: Sequence[str] | None = None,
+    vmin: float = -1.0,
+    vmax: float = 1.0,
+    cell: float = 2.4,
+    title: str | None = None,
+    cbar_label: str = "",
+):
+    """A grid of ``(T, T)`` similarity matrices ``mats[r][c]`` as heat maps on one color scale.
+
+    Each panel is titled with its mean off-diagonal value; ``tick_labels`` name the ``T`` rows
+    and columns (shown on the left column and bottom row). Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    n_r, n_c = len(mats), max(len(r) for r in mats)
+    fig, axes = plt.subplots(n_r, n_c, figsize=(cell * n_c + 0.8, cell * n_r + 0.4), squeeze=False)
+    image = None
+    for r in range(n_r):
+        for c in range(n_c):
+            ax = axes[r][c]
+            if c >= len(mats[r]) or mats[r][c] is None:
+                ax.axis("off")
+                continue
+            mat = _np(mats[r][c])
+            image = ax.imshow(mat, cmap="RdBu_r", vmin=vmin, vmax=vmax)
+            ax.set_title(f"{col_labels[c]}: mean {mean_offdiagonal(mat):.3f}", fontsize=8)
+            ticks = range(mat.shape[0])
+            show_y, show_x = c == 0 and tick_labels, r == n_r - 1 and tick_labels
+            ax.set_yticks(ticks, list(tick_labels) if show_y else [], fontsize=6)
+            ax.set_xticks(ticks, list(tick_labels) if show_x else [], fontsize=6, rotation=90)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if image is not None:
+        cax = fig.add_axes((0.93, 0.15, 0.015, 0.7))
+        fig.colorbar(image, cax=cax, label=cbar_label)
+    return fig
+
+
+def plot_grouped_bars(
+    values: dict[str, dict[str, Sequence[float]]],
+    ax: Any = None,
+    ylabel: str = "",
+    title: str | None = None,
+):
+    """Grouped bars: ``values[group][series]`` is a list of samples (one per photo, say); each
+    bar is their mean and the samples are drawn as dots. Groups share the order of series.
+    Returns the matplotlib axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    groups = list(values)
+    series = list(dict.fromkeys(s for g in groups for s in values[g]))
+    width = 0.8 / max(len(series), 1)
+    for s_i, s in enumerate(series):
+        pos = np.arange(len(groups)) + (s_i - (len(series) - 1) / 2) * width
+        samples = [np.asarray(values[g].get(s, [np.nan]), dtype=float) for g in groups]
+        ax.bar(pos, [v.mean() for v in samples], width, label=s, alpha=0.8)
+        for p, v in zip(pos, samples, strict=True):
+            ax.plot(np.full(v.shape, p), v, "k.", ms=3)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_convergence(
+    ax: Any,
+    n: Sequence[float],
+    errors: Any,
+    label: str,
+    predicted: Any = None,
+    fit_min: float | None = None,
+    color: Any = None,
+) -> float:
+    """Log-log curve of ``errors`` (runs, S) against ``n`` (S,): mean +- std band over runs.
+
+    Adds the least-squares slope over runs (fitted on ``n >= fit_min``) to the label and draws
+    ``predicted`` (S,) dashed in the same color. Returns the slope of the mean curve.
+    """
+    n, err = np.asarray(n, dtype=float), np.asarray(errors, dtype=float).reshape(-1, len(n))
+    mean, std = err.mean(0), err.std(0)
+    keep = n >= (fit_min if fit_min is not None else n.min())
+    slope, _ = loglog_fit(n[keep], mean[keep])
+    (line,) = ax.plot(n, mean, "o-", ms=3, color=color, label=f"{label}: slope {slope:.2f}")
+    ax.fill_between(n, np.maximum(mean - std, 1e-12), mean + std, color=line.get_color(), alpha=0.2)
+    if predicted is not None:
+        ax.plot(n, np.asarray(predicted, dtype=float), "--", color=line.get_color(), lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return slope
+
+
+# ============================================================================================
+# Explorer
+# ============================================================================================
+
+#: The explorer's networks, ``key: label`` (VGG-16 and large ``N`` or ``N_h`` are slower).
+EXPLORER_NETWORKS: dict[str, str] = {
+    "convnet": "three-layer convnet, Eq. (1)",
+    "fc": "fully connected, Eq. (7)",
+    "vgg16_untrained": "VGG-16, untrained (slower)",
+    "trained": "trained ('auto' loader)",
+}
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """One setting of the explorer (chapter 5).
+
+    ``photo``: a name from :data:`SAMPLE_PHOTOS`, an image path, or the bytes of an uploaded
+    file (``upload_name`` names it in messages). ``n`` is ``N`` (convnet) or ``N_h`` (fc);
+    ``kernel_size`` and ``padding`` apply to the convnet. ``logit`` and ``logit2``: ``"max"``,
+    ``"random"`` (two distinct logits drawn from ``seed``), an index or an ImageNet class name;
+    ``logit2=None`` shows one map. ``seed`` also draws the random networks; ``size`` is the side.
+    """
+
+    photo: str | bytes = "chelsea"
+    network: str = "convnet"
+    rule: str = "guided"
+    n: int = 256
+    kernel_size: int = 7
+    padding: str = "valid"
+    logit: int | str = 482
+    logit2: int | str | None = "random"
+    seed: int = 0
+    size: int = 128
+    upload_name: str = "upload"
+
+
+@dataclass
+class ExploreResult:
+    """What the explorer shows for one :class:`ExploreSettings`, or an ``error`` message.
+
+    ``image`` ``(3, H, W)`` in [0, 1]; ``maps`` ``(T, 3, H, W)`` of the ``T`` (1 or 2) logits
+    ``logits`` (named by ``labels``); ``limit`` ``(3, H, W)``, the closed-form large-``N`` GBP
+    limit (:func:`gbp_limit`, :func:`gbp_limit_fc`; ``None`` for the deep networks). Pearson
+    correlation of each map with the limit (``rho_limit``) and with the network's normalized
+    input (``rho_input``), and of the two maps (``rho_logits``). ``model`` names the network
+    that ran, ``slow`` why the setting is slower ("" if it is not), ``seconds`` the time taken.
+    """
+
+    settings: ExploreSettings | None
+    image: torch.Tensor | None = None
+    maps: torch.Tensor | None = None
+    limit: torch.Tensor | None = None
+    logits: list[int] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    rho_limit: list[float] = field(default_factory=list)
+    rho_input: list[float] = field(default_factory=list)
+    rho_logits: float | None = None
+    model: str = ""
+    slow: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _upload_bytes(value: Any) -> tuple[str, bytes] | None:
+    """``(name, content)`` of a ``FileUpload`` value (ipywidgets 8 tuple, 7 dict), or None."""
+    files = list(value.values()) if isinstance(value, dict) else list(value or ())
+    if not files:
+        return None
+    name = files[-1].get("name") or files[-1].get("metadata", {}).get("name") or "upload"
+    return str(name), bytes(files[-1]["content"])
+
+
+def _decode_upload(data: bytes, name: str, size: int) -> torch.Tensor:
+    """Uploaded bytes -> :func:`load_image` through a temporary file (so, the same errors)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:8], delete=False) as f:
+        f.write(data)
+    try:
+        return load_image(f.name, size)
+    except ValueError as exc:
+        msg = str(exc).splitlines()[0].replace(f.name, name)
+        raise ValueError(msg) from None
+    finally:
+        os.unlink(f.name)
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    """PNG bytes of an ``(H, W, 3)`` or ``(H, W)`` array in [0, 1]."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)).save(buf, "png")
+    return buf.getvalue()
+
+
+class Explorer:
+    """Chapter 5's playground: :meth:`explore` (settings -> result, cached) and its widgets.
+
+    Least-recently-used caches hold images per (photo, size), networks per setting, all logits
+    per (network, image) (for ``"max"``), maps per (network, image, rule, logit) and limits, so
+    a change recomputes only what it touches, and results per setting (a revisit is free);
+    ``computed`` counts the maps computed.
+    :meth:`widget` builds the ipywidgets front end, :meth:`set` moves its controls headless.
+    """
+
+    SIZES = (32, 64, 96, 128, 160, 224)
+    LOGITS = ("max", "random", "482", "tabby", "tiger cat", "cassette player", "goldfish")
+    LIMITS = {"image": 16, "model": 4, "logits": 32, "maps": 256, "limit": 32, "result": 64}
+
+    def __init__(self, defaults: ExploreSettings | None = None, device: Any = None) -> None:
+        from collections import OrderedDict
+
+        self.defaults = defaults or ExploreSettings()
+        self.device = torch.device(device) if device is not None else default_device()
+        self.categories = _imagenet_categories()
+        self._cache: dict[str, OrderedDict] = {k: OrderedDict() for k in self.LIMITS}
+        self.computed, self.ui, self.last = 0, None, None
+        self._hold, self._upload = False, None
+
+    def _cached(self, kind: str, key: Any, make: Any) -> Any:
+        cache = self._cache[kind]
+        if key in cache:
+            cache.move_to_end(key)
+        else:
+            cache[key] = make()
+            while len(cache) > self.LIMITS[kind]:
+                cache.popitem(last=False)
+        return cache[key]
+
+    def _image(self, s: ExploreSettings) -> tuple[torch.Tensor, tuple]:
+        if isinstance(s.photo, (bytes, bytearray, memoryview)):
+            import hashlib
+
+            data = bytes(s.photo)
+            key = ("upload", hashlib.sha1(data).hexdigest(), s.size)
+            make = partial(_decode_upload, data, s.upload_name, s.size)
+        else:
+            key, make = (s.photo, s.size), partial(load_image, s.photo, s.size)
+        return self._cached("image", key, make), key
+
+    def _model(self, s: ExploreSettings) -> tuple[nn.Module, str, str, tuple]:
+        """``(module, preprocessing, name, cache key)`` of the setting's network."""
+        if s.network == "convnet":
+            key = ("convnet", s.n, s.kernel_size, s.padding, s.seed)
+
+            def make() -> tuple[nn.Module, str, str]:
+                from functools import lru_cache
+
+                with torch.random.fork_rng(devices=[]):  # nn.Conv2d's init uses the global RNG
+                    net = ThreeLayerConvNet(s.n, s.kernel_size, 1000, 1.0, s.padding, s.seed)
+                net.fc_column = lru_cache(maxsize=4)(net.fc_column)  # V[:, k] kept across rules
+                k = f"{s.kernel_size}x{s.kernel_size}"
+                return net, "centered", f"three-layer convnet, N={s.n}, {k}, {s.padding}"
+        elif s.network == "fc":
+            key = ("fc", s.n, s.size, s.seed)
+
+            def make() -> tuple[nn.Module, str, str]:
+                net = FullyConnectedNet((3, s.size, s.size), s.n, 1000, 1.0, s.seed)
+                return net, "centered", f"fully connected, N_h={s.n}"
+        elif s.network in ("vgg16_untrained", "trained"):
+            key = (s.network, s.seed if s.network == "vgg16_untrained" else 0)
+
+            def make() -> tuple[nn.Module, str, str]:
+                m = load_model("auto" if s.network == "trained" else s.network, seed=s.seed)
+                return m.model, m.preprocessing, m.name
+        else:
+            raise ValueError(f"unknown network {s.network!r}; use one of {list(EXPLORER_NETWORKS)}")
+
+        def load() -> tuple[nn.Module, str, str]:
+            net, prep, name = make()
+            return net.eval().requires_grad_(False).to(self.device), prep, name  # input grads only
+
+        return (*self._cached("model", key, load), key)
+
+    def _all_logits(self, net: nn.Module, key: tuple, xp: torch.Tensor, say: Any) -> torch.Tensor:
+        """All logits ``(K,)`` (for ``"max"``); the random convnet's 100 columns at a time."""
+
+        @torch.no_grad()
+        def make() -> torch.Tensor:
+            if not isinstance(net, ThreeLayerConvNet):
+                return net(xp[None])[0].cpu()
+            out = []
+            for lo in range(0, net.n_logits, 100):
+                say(f"max logit of the random convnet: logits {lo}-{lo + 99} of {net.n_logits}")
+                out.append(net.select_logits(xp[None], range(lo, min(lo + 100, net.n_logits)))[0])
+            return torch.cat(out).cpu()
+
+        return self._cached("logits", key, make)
+
+    def resolve(self, spec: Any, slot: int = 0, seed: int = 0, logits: Any = None) -> int:
+        """A logit ``spec`` -> its index: an int, ``"max"`` (``logits()`` gives all logits),
+        ``"random"`` (draw ``slot`` of two distinct logits from ``seed``) or a class name."""
+        text = spec.strip().lower() if isinstance(spec, str) else spec
+        if (isinstance(text, (int, np.integer)) and not isinstance(text, bool)) or (
+            isinstance(text, str) and text.lstrip("-").isdigit()
+        ):
+            if not 0 <= int(text) < len(self.categories):
+                raise ValueError(f"logit {int(text)} is outside 0..{len(self.categories) - 1}")
+            return int(text)
+        if text == "max" and logits is not None:
+            return int(logits().argmax())
+        if text == "random":
+            return class_targets([], 2, seed=seed, include=())[slot]
+        names = [c.lower() for c in self.categories]
+        hits = [i for i, c in enumerate(names) if c == text] or [
+            i for i, c in enumerate(names) if isinstance(text, str) and text and text in c
+        ]
+        if len({names[i] for i in hits}) == 1:
+            return hits[0]
+        if hits:
+            some = ", ".join(dict.fromkeys(names[i] for i in hits[:6]))
+            raise ValueError(f"class name {spec!r} matches several classes: {some}, ...")
+        import difflib
+
+        close = difflib.get_close_matches(str(text), names, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"unknown logit {spec!r}: use max, random, an index 0-999 or an ImageNet class "
+            f"name{hint}"
+        )
+
+    def slow_reason(self, s: ExploreSettings) -> str:
+        """Why ``s`` takes longer than the defaults' second ("" when it should not)."""
+        logits = {str(s.logit).strip().lower(), str(s.logit2).strip().lower()}
+        side = s.size - s.kernel_size + 1 if s.padding == "valid" else s.size
+        if s.network == "convnet" and "max" in logits:
+            return "the max logit of a random convnet needs all 1000 logits"
+        if s.network == "convnet" and s.n * max(side, 1) ** 2 > 5_000_000:
+            return f"N = {s.n} filters at {s.size} x {s.size}"
+        weights = s.n * 3 * s.size**2 * (2 if "max" in logits else 1)
+        if s.network == "fc" and weights > 20_000_000:
+            return f"N_h = {s.n} at {s.size} x {s.size}: {weights:.2g} random weights to draw"
+        if s.network == "vgg16_untrained" and s.size > 128:
+            return f"VGG-16 at {s.size} x {s.size}"
+        return ""
+
+    def explore(self, s: ExploreSettings, progress: Any = None) -> ExploreResult:
+        """The callback, free of widgets: settings -> :class:`ExploreResult`.
+
+        Bad input (``ValueError``, ``FileNotFoundError``: an unreadable upload, ``N = 0``, an
+        unknown class name, a kernel larger than the image...) sets ``error`` instead of
+        raising. ``progress(message)`` is called before each long step.
+        """
+        import time
+        from dataclasses import replace
+
+        start, say = time.perf_counter(), progress or (lambda message: None)
+        if s in self._cache["result"]:  # seen before: nothing to compute
+            return replace(self._cached("result", s, None), seconds=time.perf_counter() - start)
+        out = ExploreResult(s, slow=self.slow_reason(s))
+        try:
+            rule = _check_rule(s.rule)
+            out.image, ikey = self._image(s)
+            net, prep, out.model, mkey = self._model(s)
+            x = preprocess(out.image, prep)
+            xp = x.to(self.device)
+            specs = [s.logit] if s.logit2 in (None, "", "none") else [s.logit, s.logit2]
+            logits = partial(self._all_logits, net, (mkey, ikey), xp, say)
+            out.logits = [self.resolve(v, i, s.seed, logits) for i, v in enumerate(specs)]
+            keys = [(mkey, ikey, rule, k) for k in out.logits]
+            todo = list(dict.fromkeys(k[-1] for k in keys if k not in self._cache["maps"]))
+            if todo:
+                say(f"{rule} maps of logits {todo}")
+                for k, m in zip(todo, backprop_map(net, xp, todo, rule).cpu(), strict=True):
+                    self._cached("maps", (mkey, ikey, rule, k), lambda m=m: m)
+                self.computed += len(todo)
+            out.maps = torch.stack([self._cached("maps", key, None) for key in keys])
+            refs = [x]
+            if s.network in ("convnet", "fc"):
+                conv = s.network == "convnet"
+                lim = (
+                    partial(gbp_limit, x, s.kernel_size, s.padding)
+                    if conv
+                    else partial(gbp_limit_fc, x)
+                )
+                lkey = (ikey, s.network, s.kernel_size if conv else 0, s.padding if conv else "")
+                out.limit = self._cached("limit", lkey, lim)
+                refs.append(out.limit)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a zero map gives NaN
+                rho = similarity_matrices([*out.maps, *refs], ("pearson",))["pearson"]
+            t = len(out.maps)
+            out.rho_input = [float(rho[i, t]) for i in range(t)]
+            out.rho_limit = [float(rho[i, t + 1]) for i in range(t)] if len(refs) > 1 else []
+            out.rho_logits = float(rho[0, 1]) if t > 1 else None
+            named = s.network in ("trained", "vgg16_untrained")
+            for v, k in zip(specs, out.logits, strict=True):
+                label = str(k) if str(v).strip() == str(k) else f"{str(v).strip()} = {k}"
+                out.labels.append(f"{label} ({self.categories[k]})" if named else label)
+            self._cached("result", s, lambda: out)
+        except (ValueError, FileNotFoundError) as exc:
+            out = ExploreResult(s, slow=out.slow, error=str(exc))
+        out.seconds = time.perf_counter() - start
+        return out
+
+    # --- the widgets: core ipywidgets only (Jupyter and Colab) -------------------------------
+
+    def widget(self) -> Any:
+        """Build (once) and return the ipywidgets front end; every change calls :meth:`update`."""
+        import ipywidgets as W
+
+        if self.ui is not None:
+            return self.ui
+        d, wide, lazy = (
+            self.defaults,
+            {"description_width": "initial"},
+            {"continuous_update": False},
+        )
+        self._photos = [*SAMPLE_PHOTOS] + ([d.photo] if d.photo not in SAMPLE_PHOTOS else [])
+        nets = [(label, key) for key, label in EXPLORER_NETWORKS.items()]
+        self.controls = {
+            "photo": W.Dropdown(options=self._photos, value=d.photo, description="photo"),
+            "upload": W.FileUpload(accept="image/*", multiple=False, description="your photo"),
+            "network": W.Dropdown(options=nets, value=d.network, description="network"),
+            "rule": W.ToggleButtons(options=list(RULES), value=d.rule, description="rule"),
+            "n": W.IntText(value=d.n, description="N or N_h", style=wide, **lazy),
+            "kernel_size": W.IntSlider(value=d.kernel_size, min=1, max=15, description="k", **lazy),
+            "padding": W.ToggleButtons(options=["valid", "same"], value=d.padding),
+            "logit": W.Combobox(value=str(d.logit), options=self.LOGITS, description="logit"),
+            "logit2": W.Combobox(
+                value=str(d.logit2 or ""),
+                options=self.LOGITS,
+                description="second logit",
+                placeholder="none",
+                style=wide,
+                **lazy,
+            ),
+            "seed": W.BoundedIntText(value=d.seed, min=0, max=2**31 - 1, description="seed"),
+            "size": W.SelectionSlider(
+                options=sorted({*self.SIZES, d.size}), value=d.size, description="size", **lazy
+            ),
+        }
+        self.controls["logit"].continuous_update = False
+        self.panels = [(W.HTML(), W.Image(format="png", width=200, height=200)) for _ in range(4)]
+        self.status, self.numbers = W.HTML(), W.HTML()
+        for key, w in self.controls.items():
+            w.observe(self._on_upload if key == "upload" else self.update, names="value")
+        c = self.controls
+        self.ui = W.VBox([
+            W.HBox([
+                W.VBox([c[k] for k in ("photo", "upload", "network", "rule", "padding")]),
+                W.VBox([c[k] for k in ("n", "kernel_size", "logit", "logit2", "seed", "size")]),
+            ]),
+            self.status,
+            W.HBox([W.VBox(list(p)) for p in self.panels]),
+            self.numbers,
+        ])  # fmt: skip
+        self.update()
+        return self.ui
+
+    @contextmanager
+    def _holding(self) -> Iterator[None]:
+        self._hold, old = True, self._hold
+        try:
+            yield
+        finally:
+            self._hold = old
+
+    def _on_upload(self, change: Any) -> None:
+        got = _upload_bytes(change["new"])
+        if got is not None:
+            self._upload, label = got, f"upload: {got[0]}"
+            with self._holding():
+                self.controls["photo"].options = [*self._photos, label]
+                self.controls["photo"].value = label
+            self.update()
+
+    def settings(self) -> ExploreSettings:
+        """The settings the controls show."""
+        c = {k: w.value for k, w in self.controls.items() if k != "upload"}
+        photo, name = c.pop("photo"), "upload"
+        if photo.startswith("upload: ") and self._upload is not None:
+            name, photo = self._upload
+        logit2 = c.pop("logit2").strip()
+        return ExploreSettings(photo=photo, upload_name=name, logit2=logit2 or None, **c)
+
+    def set(self, **values: Any) -> ExploreResult | None:
+        """Set controls by name, as a reader would, then update once; returns the result."""
+        self.widget()
+        with self._holding():
+            for key, value in values.items():
+                self.controls[key].value = value
+        return self.update()
+
+    def update(self, *_: Any) -> ExploreResult | None:
+        """Recompute for the controls and show the result; never raises (errors are shown)."""
+        if self._hold or self.ui is None:
+            return None
+        import html
+
+        def say(message: str) -> None:
+            self.status.value = f"<b>computing...</b> {html.escape(message)}"
+
+        try:
+            s = self.settings()
+            say(f"slower setting: {self.slow_reason(s)}" if self.slow_reason(s) else "")
+            result = self.explore(s, progress=say)
+        except Exception as exc:  # noqa: BLE001 - the widget shows any failure
+            result = ExploreResult(None, error=f"{type(exc).__name__}: {exc}")
+        self.render(result)
+        self.last = result
+        return result
+
+    def render(self, r: ExploreResult) -> None:
+        """Show a result in the widgets: images, numbers and status (or the error)."""
+        import html
+
+        if r.error is not None:
+            self.status.value = f'<b style="color:#b00020">error:</b> {html.escape(r.error)}'
+            for caption, image in self.panels:
+                caption.value, image.value = "", b""
+            self.numbers.value = ""
+            return
+        s, blank = r.settings, (None, "")
+        maps = [(m, f"{s.rule}, logit {lab}") for m, lab in zip(r.maps, r.labels, strict=True)]
+        limit = "limit, Eq. (5)" if s.network == "convnet" else "limit, x / ||x||"
+        shown = [(r.image, "input"), *maps, *[blank] * (2 - len(maps))]
+        shown.append((r.limit, f"GBP {limit}") if r.limit is not None else blank)
+        for (caption, image), (a, text) in zip(self.panels, shown, strict=True):
+            caption.value = html.escape(text)
+            if a is None:
+                image.value = b""
+            elif a is r.image:
+                image.value = _png(a.permute(1, 2, 0).numpy())
+            else:
+                image.value = _png(normalize_map(a).transpose(1, 2, 0))
+
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.3f}"
+
+        lims = r.rho_limit or [None] * len(r.labels)
+        rows = "".join(
+            f"<tr><td>{html.escape(lab)}</td><td>{fmt(a)}</td><td>{fmt(b)}</td></tr>"
+            for lab, a, b in zip(r.labels, lims, r.rho_input, strict=True)
+        )
+        pair = "" if r.rho_logits is None else f"; between the two maps {r.rho_logits:.3f}"
+        self.numbers.value = (
+            "<table><tr><th>logit</th><th>Pearson with limit</th><th>with input</th></tr>"
+            f"{rows}</table>Pearson correlation{pair}."
+        )
+        slow = f" (slower setting: {html.escape(r.slow)})" if r.slow else ""
+        self.status.value = f"{html.escape(r.model)}: {r.seconds:.2f} s{slow}"
+
+
 # ============================================================================================
 # Book utilities
 # ============================================================================================
@@ -913,6 +2056,37 @@ def plot_grid(
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in __import__("sys").modules
+
+
+def glue_figure(name: str, fig: Any) -> Any:
+    """Glue a matplotlib figure for a captioned ``{glue:figure}`` in the book and show it once in
+    the notebook (where myst-nb is absent, as in Colab, it is only shown). Closes the figure so
+    the inline backend does not show it a second time; tag the cell ``remove-output`` so the
+    book shows only the captioned copy. Returns ``fig``."""
+    import matplotlib.pyplot as plt
+
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        _glue(name, fig, display=True)
+    plt.close(fig)
+    return fig
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = ".3f") -> str:
+    """A Markdown table; floats are formatted with ``fmt``, anything else with ``str``."""
+
+    def cell(v: Any) -> str:
+        text = format(v, fmt) if isinstance(v, (float, np.floating)) else str(v)
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def glue(name: str, value: Any, display: bool = False) -> Any:
