@@ -35,6 +35,10 @@ check-html: $(STAMP)
 sync: $(STAMP)
 	$(PY) -m jupytext --sync notebooks/*.py
 
+# Rewrite tests/baselines/*.json from the chapters' smoke runs (after an intended change).
+baselines: $(STAMP)
+	$(PY) -m pytest -q tests/test_baselines.py --update-baselines
+
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
 

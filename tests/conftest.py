@@ -20,8 +20,19 @@ os.environ.setdefault("BACKPROPVIS_OFFLINE", "1")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-baselines",
+        action="store_true",
+        help="rewrite tests/baselines/*.json from this run's smoke metrics (`make baselines`)",
+    )
+
+
 class ChapterFailed(AssertionError):
     """A chapter's cell raised; the message names the chapter and the cell."""
+
+
+_RUNS: dict[tuple[str, str], dict] = {}
 
 
 def run_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params) -> dict:
@@ -30,7 +41,16 @@ def run_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params
     The executed notebook is kept as ``workdir/<stem>.ipynb``; the metrics JSON is read from
     ``workdir/<stem>.json`` (the chapter's ``out_dir`` is ``workdir``). ``workdir`` holds nothing
     else, as in Colab: a chapter finds its code through the installed helper module only.
+    A chapter runs once per test session for given parameters; later calls reuse its metrics.
     """
+    key = (str(notebook or stem), json.dumps(params, sort_keys=True))
+    if key not in _RUNS:
+        _RUNS[key] = execute_chapter(stem, workdir, notebook, **params)
+    return json.loads(json.dumps(_RUNS[key]))  # a copy: tests cannot change each other's
+
+
+def execute_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params) -> dict:
+    """Execute the chapter now (no reuse); see :func:`run_chapter`."""
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / f"{stem}.ipynb"
     try:
@@ -55,3 +75,8 @@ def run_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params
 def chapter_runner():
     """The :func:`run_chapter` function, for tests that execute chapters."""
     return run_chapter
+
+
+@pytest.fixture(scope="session")
+def update_baselines(request) -> bool:
+    return bool(request.config.getoption("--update-baselines"))
