@@ -259,9 +259,9 @@ def render(table: list[dict[str, str]], chapters: list[str]) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for r in table:
-        link = (
-            f"[{CHAPTER_TITLES.get(r['chapter'], r['chapter'])}](../notebooks/{r['chapter']}.ipynb)"
-        )
+        title = CHAPTER_TITLES.get(r["chapter"], r["chapter"])
+        built = r["chapter"] in chapters  # a partial build (--only) links built chapters only
+        link = f"[{title}](../notebooks/{r['chapter']}.ipynb)" if built else title
         claim = r["claim"].replace("|", "\\|")
         lines.append(
             f"| {r['section']} | {claim} | {link} | {r['measured']} | {BADGES[r['verdict']]} |"

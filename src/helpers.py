@@ -451,8 +451,16 @@ def _split_at(lo: int, hi: int, cuts: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def default_device() -> torch.device:
-    """CUDA when available (Colab), else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA when available (Colab), else the CPU.
+
+    On CUDA, TF32 is switched off for matrix products and convolutions: the book compares maps
+    to float32 precision, and TF32 changes raw maps by percents (correlations by about 1e-3).
+    """
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return torch.device("cuda")
 
 
 @dataclass
@@ -553,6 +561,143 @@ def load_model(
     prep = "imagenet" if name.startswith("vgg16") else "efficientnet"
     model = model.eval().to(device or "cpu")
     return LoadedModel(model, name, trained, prep, _imagenet_categories())
+
+
+# --- Chapter 6: max pooling, deeper readouts, model randomization ---------------------------
+
+
+class MaxPoolConvNet(ThreeLayerConvNet):
+    """:class:`ThreeLayerConvNet` with a max pool between the ReLU and the fully connected layer.
+
+    The author's code: ``pool_size x pool_size`` windows (9 x 9), stride 1. The pool pads with
+    ``-inf`` by ``pool_size // 2`` (TensorFlow's SAME), so the pooled grid is the conv grid and
+    the filters and ``V`` (:meth:`fc_column`) are those of the unpooled net with the same seed:
+    the two nets differ by the pool alone. Input ``(B, 3, H, W)``, features ``(B, N, J_h, J_w)``.
+    """
+
+    def __init__(
+        self,
+        n_filters: int,
+        kernel_size: int = 7,
+        n_logits: int = 1000,
+        std: float = 1.0,
+        padding: str = "valid",
+        seed: int = 0,
+        pool_size: int = 9,
+    ) -> None:
+        super().__init__(n_filters, kernel_size, n_logits, std, padding, seed)
+        self.pool_size = _check_positive_int(pool_size, "pool_size")
+        if self.pool_size % 2 == 0:
+            raise ValueError(f"pool_size must be odd (SAME padding), got {pool_size}")
+        self.pool = nn.MaxPool2d(self.pool_size, stride=1, padding=self.pool_size // 2)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled activations ``max_{window} relu(w_i . y_j)``: ``(B, N, J_h, J_w)``."""
+        return self.pool(super().features(x))
+
+
+class LayerReadouts(nn.Module):
+    """Random linear readouts of several depths of a feature stack, as logits ``(B, L)``.
+
+    Logit ``l`` is ``<V_l, a_l(x)>`` with ``a_l`` the output of ``features[: layers[l] + 1]``
+    and ``V_l`` i.i.d. ``N(0, 1)`` of ``a_l``'s shape, drawn from ``(seed, layers[l])``: a random
+    logit of Eq. (1) placed after ``layers[l] + 1`` modules. One forward pass serves every
+    readout. Read out ReLU outputs (an in-place ReLU must not follow a read module).
+    """
+
+    def __init__(self, features: nn.Sequential, layers: Sequence[int], seed: int = 0) -> None:
+        super().__init__()
+        self.layers = [int(i) for i in layers]
+        if not self.layers or not all(0 <= i < len(features) for i in self.layers):
+            raise ValueError(f"layers must index 0..{len(features) - 1}, got {list(layers)}")
+        self.features = features
+        self.seed = _check_seed(seed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, L)`` of images ``(B, 3, H, W)``."""
+        read = {}
+        for i, module in enumerate(self.features[: max(self.layers) + 1]):
+            x = module(x)
+            if i in self.layers:
+                v = _randn(tuple(x.shape[1:]), self.seed, 60, i).to(x)
+                read[i] = (x * v).flatten(1).sum(1)
+        return torch.stack([read[i] for i in self.layers], dim=1)
+
+
+def randomization_groups(model: nn.Module) -> list[tuple[str, list[str]]]:
+    """The layers of ``model`` in forward order, as ``(label, module names)`` to re-initialize.
+
+    Modules with parameters inside ``nn.Sequential`` / ``nn.ModuleList`` containers are listed
+    one by one; a batch norm joins the group before it; consecutive EfficientNet blocks with the
+    same output width (a stage) form one group. VGG-16: 13 conv and 3 linear layers;
+    EfficientNet-Lite0: stem, 7 stages, head, classifier. Labels are the first module's name
+    (``"_blocks.5-7"`` for a stage of blocks 5 to 7).
+    """
+    units: list[tuple[str, nn.Module]] = []
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            if next(child.parameters(), None) is None:
+                continue
+            if isinstance(child, (nn.Sequential, nn.ModuleList)):
+                visit(f"{prefix}{name}.", child)
+            else:
+                units.append((f"{prefix}{name}", child))
+
+    visit("", model)
+    groups: list[tuple[list[str], Any]] = []
+    for name, module in units:
+        width = getattr(getattr(module, "_block_args", None), "output_filters", None)
+        if groups and isinstance(module, nn.modules.batchnorm._BatchNorm):
+            groups[-1][0].append(name)
+        elif groups and width is not None and groups[-1][1] == width:
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], width))
+
+    def label(names: list[str]) -> str:
+        blocks = [n for n in names if n.rsplit(".", 1)[-1].isdigit()]
+        if len(blocks) > 1:
+            return f"{blocks[0]}-{blocks[-1].rsplit('.', 1)[-1]}"
+        return names[0]
+
+    return [(label(names), names) for names, _ in groups]
+
+
+def randomized_copy(model: nn.Module, donor: nn.Module, names: Sequence[str]) -> nn.Module:
+    """A deep copy of ``model`` whose modules ``names`` hold ``donor``'s parameters and buffers.
+
+    ``donor`` has the same architecture (e.g. ``load_model("efficientnet_lite0_untrained",
+    seed)``), so re-initialization is the architecture's own, seeded by the donor's seed.
+    """
+    import copy
+
+    out = copy.deepcopy(model)
+    mods, donors = dict(out.named_modules()), dict(donor.named_modules())
+    for name in names:
+        if name not in mods or name not in donors:
+            raise ValueError(f"module {name!r} is not in both models")
+        mods[name].load_state_dict(donors[name].state_dict())
+    return out
+
+
+def randomizations(
+    model: nn.Module,
+    donor: nn.Module,
+    groups: Sequence[tuple[str, Sequence[str]]],
+    mode: str = "cascading",
+) -> Iterator[tuple[str, nn.Module]]:
+    """Yield ``(label, model with layers re-initialized)`` from the logits down.
+
+    ``groups``: :func:`randomization_groups` (input to output). ``"cascading"``: the top group,
+    then the top two, ... down to every group (Adebayo et al., 2018); ``"independent"``: each
+    group alone, top first. One copy of ``model`` at a time.
+    """
+    if mode not in ("cascading", "independent"):
+        raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
+    for k in range(len(groups) - 1, -1, -1):
+        chosen = groups[k:] if mode == "cascading" else [groups[k]]
+        yield groups[k][0], randomized_copy(model, donor, [n for _, ns in chosen for n in ns])
 
 
 # ============================================================================================
@@ -756,6 +901,155 @@ def class_targets(
     return list(dict.fromkeys(fixed + order))[:n]
 
 
+# --- Chapter 6: every rule from one forward pass; adversarial examples ----------------------
+
+
+class _SwitchableActivation(torch.autograd.Function):
+    """ReLU / ReLU6 forward whose backward applies the rule in ``state["rule"]`` at call time."""
+
+    @staticmethod
+    def forward(ctx, x, state, upper, inplace):  # noqa: ANN001 - autograd signature
+        if inplace:
+            ctx.mark_dirty(x)
+            y = x.clamp_(min=0) if upper is None else x.clamp_(0, upper)
+        else:
+            y = x.clamp(min=0) if upper is None else x.clamp(0, upper)
+        ctx.state, ctx.upper = state, upper
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ANN001 - autograd signature
+        rule = ctx.state["rule"]
+        if rule != "plain":
+            grad = F.relu(grad)
+        if rule == "deconv":
+            return grad, None, None, None
+        (y,) = ctx.saved_tensors
+        mask = y > 0 if ctx.upper is None else (y > 0) & (y < ctx.upper)
+        return grad * mask, None, None, None
+
+
+@contextmanager
+def switchable_rules(model: nn.Module) -> Iterator[dict[str, str]]:
+    """Patch every ``nn.ReLU`` / ``nn.ReLU6`` of ``model``: one forward pass serves all rules.
+
+    Yields a dict; the backward of each activation applies :func:`backward_rule`'s rule named by
+    its ``"rule"`` key at the time the backward runs (``"plain"``: the true gradient). Set it,
+    then call ``torch.autograd.grad(..., retain_graph=True)`` once per rule. Restores the model
+    on exit.
+    """
+    state = {"rule": "plain"}
+    acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+    saved = [(m, m.__dict__.get("forward")) for m in acts]
+    try:
+        for m in acts:
+            upper = 6.0 if isinstance(m, nn.ReLU6) else None
+            inplace = bool(getattr(m, "inplace", False))
+            m.forward = partial(
+                _SwitchableActivation.apply, state=state, upper=upper, inplace=inplace
+            )
+        yield state
+    finally:
+        for m, old in saved:
+            if old is None:
+                m.__dict__.pop("forward", None)
+            else:
+                m.forward = old
+
+
+def backprop_maps(
+    model: nn.Module,
+    xs: torch.Tensor,
+    rules: Sequence[str] = RULES,
+    targets: str | int | Sequence[int] = "max",
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """:func:`backprop_map` for a batch and several rules, from one forward pass.
+
+    Args:
+        model: maps ``(B, 3, H, W)`` to logits ``(B, K)`` (in ``eval()`` mode); a
+            :class:`ThreeLayerConvNet` with int targets computes only those logits.
+        xs: preprocessed images ``(B, 3, H, W)``.
+        rules: backward rules (:data:`RULES`).
+        targets: ``"max"`` (each image's largest logit), one logit index for every image, or a
+            list of ``T`` indices (each for every image).
+
+    Returns:
+        ``(maps, idx)``: ``maps[rule]`` is ``(B, 3, H, W)`` (``(T, B, 3, H, W)`` for a list) and
+        ``idx`` the logits used, ``(B,)`` for ``"max"`` and an int, ``(T,)`` for a list.
+    """
+    rules = [_check_rule(r) for r in rules]
+    if xs.ndim != 4 or xs.shape[1] != 3:
+        raise ValueError(f"xs must have shape (B, 3, H, W), got {tuple(xs.shape)}")
+    many = isinstance(targets, (list, tuple))
+    dev = _model_device(model, xs.device)
+    with torch.enable_grad(), switchable_rules(model) as state:
+        xg = xs.detach().to(dev).requires_grad_(True)
+        if targets == "max" or not hasattr(model, "select_logits"):
+            out = model(xg)
+        else:
+            out = None
+        if targets == "max":
+            idx = out.detach().argmax(1)
+            sels = [out.gather(1, idx[:, None]).sum()]
+        else:
+            ks = [int(t) for t in (targets if many else [targets])]
+            out = model.select_logits(xg, ks) if out is None else out[:, ks]
+            idx = torch.as_tensor(ks) if many else torch.full((len(xs),), ks[0])
+            sels = [out[:, t].sum() for t in range(len(ks))]
+        maps: dict[str, torch.Tensor] = {}
+        for r_i, rule in enumerate(rules):
+            state["rule"] = rule
+            grads = []
+            for s_i, sel in enumerate(sels):
+                last = r_i == len(rules) - 1 and s_i == len(sels) - 1
+                grads.append(torch.autograd.grad(sel, xg, retain_graph=not last)[0])
+            maps[rule] = (torch.stack(grads) if many else grads[0]).to(xs.device)
+    return maps, idx.cpu()
+
+
+def fgsm(
+    lm: LoadedModel, images: torch.Tensor, eps: float, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Fast gradient sign method: ``clip(x + eps sign(grad_x CE(f(x), label)), 0, 1)``.
+
+    ``images``: ``(B, 3, H, W)`` in [0, 1] (before :meth:`LoadedModel.prepare`); ``labels``
+    default to the model's top-1 classes (untargeted attack). ``eps`` in [0, 1] pixel units.
+    """
+    return pgd(lm, images, eps, steps=1, alpha=eps, labels=labels)
+
+
+def pgd(
+    lm: LoadedModel,
+    images: torch.Tensor,
+    eps: float,
+    steps: int = 5,
+    alpha: float | None = None,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Projected gradient ascent on the cross-entropy in the ``L_inf`` ball of radius ``eps``.
+
+    Starts at the clean image (no random start), ``steps`` signed steps of ``alpha`` (default
+    ``2.5 eps / steps``), each projected on the ball and on [0, 1]. Shapes as :func:`fgsm`.
+    """
+    steps = _check_positive_int(steps, "steps")
+    alpha = 2.5 * eps / steps if alpha is None else float(alpha)
+    model = lm.model
+    dev = _model_device(model, images.device)
+    x0 = images.detach().to(dev)
+    if labels is None:
+        with torch.no_grad():
+            labels = model(lm.prepare(x0)).argmax(1)
+    xa = x0.clone()
+    for _ in range(steps):
+        with torch.enable_grad():
+            xg = xa.requires_grad_(True)
+            loss = F.cross_entropy(model(lm.prepare(xg)), labels.to(dev))
+            (g,) = torch.autograd.grad(loss, xg)
+        xa = (x0 + (xa.detach() + alpha * g.sign() - x0).clamp(-eps, eps)).clamp(0, 1)
+    return xa.to(images.device)
+
+
 # --- Chapters 3-4: nested sweeps over N and N_h at the cost of their largest member ---------
 
 
@@ -838,13 +1132,14 @@ def _fc_block_sums(
     idx: list[int],
     rules: list[str],
     todo: list[int],
-    rows: int = 16,
+    rows: int = 8,
 ) -> list[tuple[int, torch.Tensor]]:
     """Block ``b``'s share of :func:`fc_map_sweep`'s running sums, split at the sizes ``todo``.
 
-    Rows of ``W`` are drawn ``rows`` at a time from the block's generator (the same numbers as
-    one draw of the whole block, as each draw is a multiple of 16 floats) and used while they
-    are in cache. Returns ``[(hi, (R B T, d) sum over units [lo, hi))]`` with ``std = 1``.
+    Rows of ``W`` are used ``rows`` at a time while they are in cache, and drawn from the
+    block's generator in pieces of at most about 1 MB (fast in a core's cache). Every piece is
+    a multiple of 16 floats, which gives the same numbers as one draw of the whole block (the
+    tests check it). Returns ``[(hi, (R B T, d) sum over units [lo, hi))]`` with ``std = 1``.
     """
     start = b * net.BLOCK
     n = min(net.BLOCK, todo[-1] - start)
@@ -852,9 +1147,13 @@ def _fc_block_sums(
     segs = _split_at(start, start + n, todo)
     sums = [xf.new_zeros(len(rules) * xf.shape[0] * len(idx), net.in_dim) for _ in segs]
     gen = torch.Generator().manual_seed(_derived_seed(net.seed, 0, b))
+    step = 16 // math.gcd(net.in_dim, 16)  # rows per piece: a multiple of 16 floats
+    piece = max(step, min(rows, (1 << 18) // net.in_dim) // step * step)
+    rows = max(rows // piece, 1) * piece
     buf = torch.empty(rows, net.in_dim)
     for r0 in range(0, n, rows):
-        torch.randn(buf.shape, generator=gen, out=buf)
+        for p0 in range(0, rows, piece):
+            torch.randn((piece, net.in_dim), generator=gen, out=buf[p0 : p0 + piece])
         m = min(rows, n - r0)
         w = buf[:m].to(xf.device)
         pos = (w @ xf.T > 0).to(w.dtype)[:, :, None]  # (m, B, 1)
@@ -1293,6 +1592,32 @@ def predicted_relative_error(
     return math.pi * np.sqrt(total / (np.asarray(n, dtype=np.float64) * float((lim**2).sum())))
 
 
+# --- Chapter 6: does Eq. (3)(b) hold in a trained network? ---------------------------------
+
+
+def last_layer_alignment(model: nn.Module, xs: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of the top class's weights with the features they multiply, ``(B,)``.
+
+    Step (b) of Eq. (3) factorizes ``E[h(V) w~] = E[h(V)] E[w~]`` because ``V`` is independent of
+    the forward pass. For the last ``nn.Linear`` of ``model`` (logit ``k = argmax``, weight row
+    ``V[k]``, input features ``a(x)``) this returns ``pearson(V[k], a(x))`` per image: about 0
+    for random weights, positive where training aligned ``V`` with the features. ``xs``:
+    preprocessed images ``(B, 3, H, W)``.
+    """
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer")
+    fc, seen = linear[-1], {}
+    hook = fc.register_forward_hook(lambda _m, inp, _out: seen.update(a=inp[0].detach()))
+    try:
+        with torch.no_grad():
+            top = model(xs.to(_model_device(model, xs.device))).argmax(1)
+    finally:
+        hook.remove()
+    rows = fc.weight.detach()[top]
+    return torch.tensor([pearson(rows[b], seen["a"][b]) for b in range(len(top))])
+
+
 # ============================================================================================
 # Metrics
 # ============================================================================================
@@ -1448,6 +1773,69 @@ def mean_offdiagonal(mat: Any) -> float:
     return float(mat[~np.eye(mat.shape[0], dtype=bool)].mean())
 
 
+# --- Chapter 6: image content, edges and the sanity-check metrics --------------------------
+
+
+def centered_pearson(a: Any, b: Any) -> float:
+    """Pearson correlation of two maps ``(C, H, W)`` after removing each channel's spatial mean.
+
+    A per-channel constant (a colour cast) carries no image and scores 0; ``(H, W)`` maps are
+    plain :func:`pearson`.
+    """
+    a, b = _np(a), _np(b)
+    if a.ndim == 3:
+        a = a - a.mean(axis=(1, 2), keepdims=True)
+        b = b - b.mean(axis=(1, 2), keepdims=True)
+    return pearson(a, b)
+
+
+def edge_score(m: Any, image: torch.Tensor, method: str = "spearman") -> float:
+    """Correlation of a map's magnitude ``sum_c |m|`` with the Sobel edges of ``image``.
+
+    ``m``: ``(3, H, W)``; ``image``: ``(3, H, W)`` in [0, 1] (:func:`edge_map`). ``method``:
+    ``"spearman"`` (ranks: robust to the few huge entries of trained maps) or ``"pearson"``.
+    """
+    if method not in ("spearman", "pearson"):
+        raise ValueError(f"method must be 'spearman' or 'pearson', got {method!r}")
+    fn = spearman if method == "spearman" else pearson
+    return fn(np.abs(_np(m)).sum(0), edge_map(image))
+
+
+def lag1_autocorrelation(m: Any) -> float:
+    """Correlation of the channel sum of a map with itself shifted by one pixel (both axes).
+
+    About 0 for a map of independent pixels, near 1 for a smooth one. ``(3, H, W)`` or ``(H, W)``.
+    """
+    s = _np(m)
+    s = s.sum(0) if s.ndim == 3 else s
+    s = s - s.mean()
+    num = float((s[:, 1:] * s[:, :-1]).sum() + (s[1:] * s[:-1]).sum())
+    den = float((s[:, 1:] ** 2).sum() + (s[1:] ** 2).sum())
+    return num / den if den > 0 else float("nan")
+
+
+def sanity_similarity(a: Any, b: Any) -> dict[str, float]:
+    """The sanity-check metrics of Adebayo et al. (2018) between maps ``(3, H, W)``.
+
+    ``spearman_abs``: Spearman of the ``"abs99"`` maps (channel sum of ``|m|``, clipped at the
+    99th percentile); ``spearman``: of the signed ``"diverging"`` maps; ``ssim``: SSIM of the
+    ``"abs99"`` maps (see :func:`normalize_map`).
+    """
+    aa, ba = normalize_map(a, "abs99"), normalize_map(b, "abs99")
+    ad, bd = normalize_map(a, "diverging"), normalize_map(b, "diverging")
+    return {"spearman_abs": spearman(aa, ba), "spearman": spearman(ad, bd), "ssim": ssim(aa, ba)}
+
+
+def mean_std(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """``{key: mean, key_std: standard deviation}`` over a list of metric dicts (e.g. photos)."""
+    out: dict[str, float] = {}
+    for key in rows[0]:
+        vals = np.array([r[key] for r in rows], dtype=np.float64)
+        out[key] = float(vals.mean())
+        out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+    return out
+
+
 # ============================================================================================
 # Plotting
 # ============================================================================================
@@ -1601,6 +1989,41 @@ def plot_convergence(
     return slope
 
 
+def plot_randomization(
+    curves: dict[str, Sequence[dict[str, float]]],
+    labels: Sequence[str],
+    metrics: Sequence[str] = ("spearman_abs", "spearman", "ssim"),
+    title: str | None = None,
+):
+    """Similarity to the original map per randomization step, in the style of Adebayo et al.
+
+    ``curves[rule]``: one dict per step with ``metric`` and ``metric_std`` (:func:`mean_std`);
+    ``labels``: the step names (x axis). One panel per metric; mean with a +- std band.
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    steps = np.arange(len(labels))
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for rule, rows in curves.items():
+            mean = np.array([r[metric] for r in rows])
+            std = np.array([r.get(f"{metric}_std", 0.0) for r in rows])
+            ax.plot(steps, mean, marker="o", ms=3, label=rule)
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        ax.axhline(0, color="gray", lw=0.5)
+        ax.set_xticks(steps)
+        ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+        ax.set_ylim(-0.3, 1.05)
+        ax.set_title(metric.replace("_", " "), fontsize=10)
+    axes[0][0].set_ylabel("similarity to the original map")
+    axes[0][-1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 # ============================================================================================
 # Explorer
 # ============================================================================================
@@ -1683,7 +2106,7 @@ def _decode_upload(data: bytes, name: str, size: int) -> torch.Tensor:
     try:
         return load_image(f.name, size)
     except ValueError as exc:
-        msg = str(exc).splitlines()[0].replace(f.name, name)
+        msg = str(exc).splitlines()[0].replace(f.name, name).replace("``", "`")
         raise ValueError(msg) from None
     finally:
         os.unlink(f.name)
@@ -1708,16 +2131,19 @@ class Explorer:
     a change recomputes only what it touches, and results per setting (a revisit is free);
     ``computed`` counts the maps computed.
     :meth:`widget` builds the ipywidgets front end, :meth:`set` moves its controls headless.
+    ``light_threads`` (``None``: torch's setting) is the thread count of light updates.
     """
 
     SIZES = (32, 64, 96, 128, 160, 224)
     LOGITS = ("max", "random", "482", "tabby", "tiger cat", "cassette player", "goldfish")
     LIMITS = {"image": 16, "model": 4, "logits": 32, "maps": 256, "limit": 32, "result": 64}
 
-    def __init__(self, defaults: ExploreSettings | None = None, device: Any = None) -> None:
+    def __init__(
+        self, defaults: ExploreSettings | None = None, device: Any = None, light_threads: int = 1
+    ) -> None:
         from collections import OrderedDict
 
-        self.defaults = defaults or ExploreSettings()
+        self.defaults, self.light_threads = defaults or ExploreSettings(), light_threads
         self.device = torch.device(device) if device is not None else default_device()
         self.categories = _imagenet_categories()
         self._cache: dict[str, OrderedDict] = {k: OrderedDict() for k in self.LIMITS}
@@ -1827,7 +2253,8 @@ class Explorer:
         )
 
     def slow_reason(self, s: ExploreSettings) -> str:
-        """Why ``s`` takes longer than the defaults' second ("" when it should not)."""
+        """Why ``s`` takes longer than the defaults' second ("" when it should not): heavy
+        settings, and the first use of a deep network (loading it)."""
         logits = {str(s.logit).strip().lower(), str(s.logit2).strip().lower()}
         side = s.size - s.kernel_size + 1 if s.padding == "valid" else s.size
         if s.network == "convnet" and "max" in logits:
@@ -1839,6 +2266,10 @@ class Explorer:
             return f"N_h = {s.n} at {s.size} x {s.size}: {weights:.2g} random weights to draw"
         if s.network == "vgg16_untrained" and s.size > 128:
             return f"VGG-16 at {s.size} x {s.size}"
+        if s.network in ("vgg16_untrained", "trained") and not any(
+            key[0] == s.network for key in self._cache["model"]
+        ):
+            return f"first use: loading the {EXPLORER_NETWORKS[s.network]} network"
         return ""
 
     def explore(self, s: ExploreSettings, progress: Any = None) -> ExploreResult:
@@ -1846,57 +2277,64 @@ class Explorer:
 
         Bad input (``ValueError``, ``FileNotFoundError``: an unreadable upload, ``N = 0``, an
         unknown class name, a kernel larger than the image...) sets ``error`` instead of
-        raising. ``progress(message)`` is called before each long step.
+        raising. ``progress(message)`` is called before each long step. Light settings (no
+        :meth:`slow_reason`) run on ``light_threads`` threads: small ops on few shared cores
+        lose more to thread synchronization than they gain.
         """
         import time
         from dataclasses import replace
 
-        start, say = time.perf_counter(), progress or (lambda message: None)
+        start, slow = time.perf_counter(), self.slow_reason(s)
         if s in self._cache["result"]:  # seen before: nothing to compute
-            return replace(self._cached("result", s, None), seconds=time.perf_counter() - start)
-        out = ExploreResult(s, slow=self.slow_reason(s))
+            hit = self._cached("result", s, None)
+            return replace(hit, slow=slow, seconds=time.perf_counter() - start)
+        threads = torch.get_num_threads()
+        if self.light_threads and not slow:
+            torch.set_num_threads(min(self.light_threads, threads))
         try:
-            rule = _check_rule(s.rule)
-            out.image, ikey = self._image(s)
-            net, prep, out.model, mkey = self._model(s)
-            x = preprocess(out.image, prep)
-            xp = x.to(self.device)
-            specs = [s.logit] if s.logit2 in (None, "", "none") else [s.logit, s.logit2]
-            logits = partial(self._all_logits, net, (mkey, ikey), xp, say)
-            out.logits = [self.resolve(v, i, s.seed, logits) for i, v in enumerate(specs)]
-            keys = [(mkey, ikey, rule, k) for k in out.logits]
-            todo = list(dict.fromkeys(k[-1] for k in keys if k not in self._cache["maps"]))
-            if todo:
-                say(f"{rule} maps of logits {todo}")
-                for k, m in zip(todo, backprop_map(net, xp, todo, rule).cpu(), strict=True):
-                    self._cached("maps", (mkey, ikey, rule, k), lambda m=m: m)
-                self.computed += len(todo)
-            out.maps = torch.stack([self._cached("maps", key, None) for key in keys])
-            refs = [x]
-            if s.network in ("convnet", "fc"):
-                conv = s.network == "convnet"
-                lim = (
-                    partial(gbp_limit, x, s.kernel_size, s.padding)
-                    if conv
-                    else partial(gbp_limit_fc, x)
-                )
-                lkey = (ikey, s.network, s.kernel_size if conv else 0, s.padding if conv else "")
-                out.limit = self._cached("limit", lkey, lim)
-                refs.append(out.limit)
-            with np.errstate(invalid="ignore", divide="ignore"):  # a zero map gives NaN
-                rho = similarity_matrices([*out.maps, *refs], ("pearson",))["pearson"]
-            t = len(out.maps)
-            out.rho_input = [float(rho[i, t]) for i in range(t)]
-            out.rho_limit = [float(rho[i, t + 1]) for i in range(t)] if len(refs) > 1 else []
-            out.rho_logits = float(rho[0, 1]) if t > 1 else None
-            named = s.network in ("trained", "vgg16_untrained")
-            for v, k in zip(specs, out.logits, strict=True):
-                label = str(k) if str(v).strip() == str(k) else f"{str(v).strip()} = {k}"
-                out.labels.append(f"{label} ({self.categories[k]})" if named else label)
+            out = self._compute(s, ExploreResult(s, slow=slow), progress or (lambda msg: None))
             self._cached("result", s, lambda: out)
         except (ValueError, FileNotFoundError) as exc:
-            out = ExploreResult(s, slow=out.slow, error=str(exc))
+            out = ExploreResult(s, slow=slow, error=str(exc))
+        finally:
+            torch.set_num_threads(threads)
         out.seconds = time.perf_counter() - start
+        return out
+
+    def _compute(self, s: ExploreSettings, out: ExploreResult, say: Any) -> ExploreResult:
+        rule = _check_rule(s.rule)
+        out.image, ikey = self._image(s)
+        net, prep, out.model, mkey = self._model(s)
+        x = preprocess(out.image, prep)
+        xp = x.to(self.device)
+        specs = [s.logit] if s.logit2 in (None, "", "none") else [s.logit, s.logit2]
+        logits = partial(self._all_logits, net, (mkey, ikey), xp, say)
+        out.logits = [self.resolve(v, i, s.seed, logits) for i, v in enumerate(specs)]
+        keys = [(mkey, ikey, rule, k) for k in out.logits]
+        todo = list(dict.fromkeys(k[-1] for k in keys if k not in self._cache["maps"]))
+        if todo:
+            say(f"{rule} maps of logits {todo}")
+            for k, m in zip(todo, backprop_map(net, xp, todo, rule).cpu(), strict=True):
+                self._cached("maps", (mkey, ikey, rule, k), lambda m=m: m)
+            self.computed += len(todo)
+        out.maps = torch.stack([self._cached("maps", key, None) for key in keys])
+        refs = [x]
+        if s.network in ("convnet", "fc"):
+            conv = s.network == "convnet"
+            lim = partial(gbp_limit, x, s.kernel_size, s.padding) if conv else None
+            lkey = (ikey, s.network, s.kernel_size if conv else 0, s.padding if conv else "")
+            out.limit = self._cached("limit", lkey, lim or partial(gbp_limit_fc, x))
+            refs.append(out.limit)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a zero map gives NaN
+            rho = similarity_matrices([*out.maps, *refs], ("pearson",))["pearson"]
+        t = len(out.maps)
+        out.rho_input = [float(rho[i, t]) for i in range(t)]
+        out.rho_limit = [float(rho[i, t + 1]) for i in range(t)] if len(refs) > 1 else []
+        out.rho_logits = float(rho[0, 1]) if t > 1 else None
+        named = s.network in ("trained", "vgg16_untrained")
+        for v, k in zip(specs, out.logits, strict=True):
+            label = str(k) if str(v).strip() == str(k) else f"{str(v).strip()} = {k}"
+            out.labels.append(f"{label} ({self.categories[k]})" if named else label)
         return out
 
     # --- the widgets: core ipywidgets only (Jupyter and Colab) -------------------------------
@@ -2058,23 +2496,31 @@ def in_colab() -> bool:
     return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in __import__("sys").modules
 
 
-def glue_figure(name: str, fig: Any) -> Any:
-    """Glue a matplotlib figure for a captioned ``{glue:figure}`` in the book and show it once in
-    the notebook (where myst-nb is absent, as in Colab, it is only shown). Closes the figure so
-    the inline backend does not show it a second time; tag the cell ``remove-output`` so the
-    book shows only the captioned copy. Returns ``fig``."""
-    import matplotlib.pyplot as plt
+def glue_figure(name: str, fig: Any, dpi: int = 100) -> None:
+    """Glue a matplotlib figure as a PNG for a captioned ``{glue:figure}`` in the book and show it
+    once in the notebook (where myst-nb is absent, as in Colab, it is only shown).
 
+    The PNG is rendered here, so it does not depend on the kernel's matplotlib backend (``make``
+    sets ``MPLBACKEND=Agg``, under which a bare figure displays as text). Closes the figure; tag
+    the cell ``remove-output`` so the book shows only the captioned copy.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    png = Image(data=buf.getvalue(), format="png")
     try:
         from myst_nb import glue as _glue
     except ImportError:
         from IPython.display import display
 
-        display(fig)
+        display(png)
     else:
-        _glue(name, fig, display=True)
-    plt.close(fig)
-    return fig
+        _glue(name, png, display=True)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = ".3f") -> str:
