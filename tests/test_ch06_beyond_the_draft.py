@@ -1,0 +1,263 @@
+"""Chapter 6 (Beyond the draft): DeconvNet and max pooling, depth, sanity checks, adversarial
+examples, TODO 1 and 2, on a smoke run; and the helpers the chapter added.
+
+The chapter runs once (96 x 96 photos, 3 photos, N up to 64, 4 VGG layers). Thresholds sit
+between the smoke values of seeds 0 and 1 and the nearest value that would contradict the
+trend, with margins of several times the spread over photos the chapter reports.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import helpers as H
+
+STEM = "06_beyond_the_draft"
+SMOKE = {
+    "size": 96,
+    "photos": ["chelsea", "astronaut", "coffee"],
+    "n_values": [16, 64],
+    "depth_layers": [1, 2, 3, 4],
+    "seed": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def m(chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch06"), **SMOKE)
+
+
+# --- the chapter, smoke run -----------------------------------------------------------------
+
+
+def test_metrics_layout(m):
+    assert m["model"] in ("efficientnet_lite0", "vgg16")
+    for key in ("cascading", "independent", "adversarial", "deconv_maxpool", "depth"):
+        assert set(m[key]) == set(H.RULES), key
+    n_steps = len(m["randomization_steps"])
+    for r in H.RULES:
+        assert len(m["cascading"][r]) == len(m["independent"][r]) == n_steps > 3
+        assert len(m["depth"][r]) == len(SMOKE["depth_layers"])
+        assert len(m["deconv_maxpool"][r]["pool"]) == len(SMOKE["n_values"])
+
+
+def test_deconv_without_pooling_ignores_the_input(m):
+    # sum_j D_j^T sum_i relu(V_ij) w_i has no x in it: identical maps for different photos
+    assert min(m["deconv_cross_photo"]) > 0.9999
+    for s in m["deconv_maxpool"]["deconv"]["no_pool"]:
+        assert abs(s["corr_input"]) < 0.05
+        assert abs(s["corr_limit"]) < 0.05
+
+
+def test_gbp_approaches_the_limit_and_plain_stays_noise(m):
+    gbp = [s["corr_limit"] for s in m["deconv_maxpool"]["guided"]["no_pool"]]
+    assert gbp == sorted(gbp) and gbp[-1] > 0.7
+    for key in ("no_pool", "pool"):
+        for s in m["deconv_maxpool"]["plain"][key]:
+            assert abs(s["corr_input"]) < 0.03
+
+
+def test_max_pooling_makes_deconv_interpretable_and_changes_gbp(m):
+    dp = m["deconv_maxpool"]
+    pooled, plain = dp["deconv"]["pool"][-1], dp["deconv"]["no_pool"][-1]
+    assert pooled["corr_input"] > 0.15 > abs(plain["corr_input"]) + 0.1
+    # GBP is not "unaffected": it moves away from the limit and towards the edges
+    assert dp["guided"]["pool"][-1]["corr_limit"] < dp["guided"]["no_pool"][-1]["corr_limit"] - 0.1
+    assert dp["guided"]["pool"][-1]["edges"] > dp["guided"]["no_pool"][-1]["edges"] + 0.1
+
+
+def test_depth_gbp_survives_deconv_needs_a_pool(m):
+    layers = SMOKE["depth_layers"]
+    for d in m["depth"]["guided"]:
+        assert d["corr_input"] > 0.6
+    for d in m["depth"]["plain"]:
+        assert abs(d["corr_input"]) < 0.03
+    for layer, d in zip(layers, m["depth"]["deconv"], strict=True):
+        if layer <= 2:  # before VGG-16's first max pool: no x in the map
+            assert d["cross_photo"] > 0.999 and abs(d["corr_input"]) < 0.02
+        else:
+            assert d["cross_photo"] < 0.8 and d["corr_input"] > 0.05
+
+
+def test_cascading_randomization_sanity_checks(m):
+    c = m["cascading"]
+    assert c["guided"][0]["spearman_abs"] > 0.95 and c["deconv"][0]["spearman_abs"] > 0.95
+    assert c["plain"][0]["spearman_abs"] < 0.7
+    assert c["plain"][0]["ssim"] < c["guided"][0]["ssim"] - 0.3
+    # every layer random: GBP and DeconvNet are no longer the original map
+    assert c["guided"][-1]["spearman_abs"] < 0.5 and c["deconv"][-1]["spearman_abs"] < 0.6
+    assert c["plain"][-1]["spearman_abs"] < c["plain"][0]["spearman_abs"]
+
+
+def test_independent_randomization(m):
+    ind = m["independent"]
+    assert ind["plain"][0]["spearman_abs"] < 0.7 < ind["guided"][0]["spearman_abs"]
+    for r in H.RULES:
+        assert all(0.0 <= s["zero_maps"] <= 1.0 for s in ind[r])
+        assert all(s["zero_maps"] == 0.0 for s in m["cascading"][r][:1])
+
+
+def test_adversarial_examples(m):
+    a, eps = m["attacks"], m["eps_255"]
+    assert a["pgd"]["flipped"] >= 2 / 3 and a["fgsm"]["flipped"] >= 1 / 3
+    for st in a.values():
+        assert st["linf_255"] <= eps + 1e-3 and st["l2"] > 0
+    adv = m["adversarial"]
+    pgd = [adv[r]["pgd"]["spearman_abs"] for r in ("plain", "guided", "deconv")]
+    assert pgd[0] + 0.15 < pgd[1] < pgd[2]
+    # DeconvNet's stability is blindness: maps of different photos agree as much
+    assert adv["deconv"]["cross_photo"]["spearman_abs"] > 0.95
+    assert adv["guided"]["pgd"]["spearman_abs"] > adv["guided"]["cross_photo"]["spearman_abs"] + 0.3
+
+
+def test_todo_trained_saliency_breaks_independence(m):
+    t = m["todo"]
+    assert t["alignment"]["trained"]["mean"] > 0.1
+    assert abs(t["alignment"]["untrained"]["mean"]) < 0.05
+    assert t["trained"]["plain"]["autocorr"] > t["untrained"]["plain"]["autocorr"] + 0.1
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_images():
+    return torch.stack([H.load_image(p, 40) for p in ("chelsea", "astronaut")])
+
+
+@pytest.mark.parametrize("cls", [H.ThreeLayerConvNet, H.MaxPoolConvNet])
+def test_backprop_maps_equals_backprop_map(cls, small_images):
+    net = cls(24, 5, n_logits=7, seed=3)
+    xs = H.preprocess(small_images, "centered")
+    maps, idx = H.backprop_maps(net, xs, targets=4)
+    assert idx.tolist() == [4, 4]
+    listed, _ = H.backprop_maps(net, xs, ("guided",), targets=[2, 4])
+    assert listed["guided"].shape == (2, 2, 3, 40, 40)
+    for r in H.RULES:
+        for b in range(2):
+            ref = H.backprop_map(net, xs[b], 4, r)
+            torch.testing.assert_close(maps[r][b], ref, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(listed["guided"][1, 0], maps["guided"][0])
+
+
+def test_backprop_maps_inplace_relu_relu6_and_max_target():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(8, 8, 3),
+        nn.ReLU6(),
+        nn.Flatten(),
+        nn.Linear(8 * 12 * 12, 5),
+    ).eval()
+    xs = torch.randn(1, 3, 16, 16)
+    maps, idx = H.backprop_maps(model, xs)
+    for r in H.RULES:
+        ref = H.backprop_map(model, xs[0], int(idx[0]), r)
+        torch.testing.assert_close(maps[r][0], ref, rtol=1e-5, atol=1e-6)
+    # the model is restored: plain backprop_maps equals autograd's gradient
+    xg = xs.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model(xg)[0, int(idx[0])], xg)
+    torch.testing.assert_close(maps["plain"], g)
+
+
+def test_max_pool_of_size_one_is_the_plain_net(small_images):
+    x = H.preprocess(small_images[0], "centered")
+    a, b = H.MaxPoolConvNet(16, 5, 7, seed=2, pool_size=1), H.ThreeLayerConvNet(16, 5, 7, seed=2)
+    for r in H.RULES:
+        torch.testing.assert_close(H.backprop_map(a, x, 3, r), H.backprop_map(b, x, 3, r))
+    with pytest.raises(ValueError):
+        H.MaxPoolConvNet(16, 5, 7, pool_size=4)
+
+
+def test_deconv_map_of_the_three_layer_net_is_input_free(small_images):
+    net = H.ThreeLayerConvNet(32, 5, 7, seed=5)
+    maps, _ = H.backprop_maps(net, H.preprocess(small_images, "centered"), ("deconv",), 1)
+    torch.testing.assert_close(maps["deconv"][0], maps["deconv"][1])
+
+
+def test_layer_readouts_deterministic_and_checked():
+    feats = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU()).eval()
+    x = torch.randn(2, 3, 10, 10)
+    a, b = H.LayerReadouts(feats, [1, 3], seed=4), H.LayerReadouts(feats, [1, 3], seed=4)
+    out = a(x)
+    assert out.shape == (2, 2) and torch.equal(out, b(x))
+    assert not torch.equal(out, H.LayerReadouts(feats, [1, 3], seed=5)(x))
+    with pytest.raises(ValueError):
+        H.LayerReadouts(feats, [4])
+
+
+def test_randomization_groups_and_copies():
+    trained = H.load_model("efficientnet_lite0_untrained", seed=1).model
+    donor = H.load_model("efficientnet_lite0_untrained", seed=2).model
+    groups = H.randomization_groups(trained)
+    labels = [g for g, _ in groups]
+    assert labels[0] == "_conv_stem" and labels[-2:] == ["_conv_head", "_fc"]
+    assert len(groups) == 10 and sum(len(n) for _, n in groups) == 16 + 5
+    vgg_labels = [g for g, _ in H.randomization_groups(H.load_model("vgg16_untrained").model)]
+    assert len(vgg_labels) == 16 and vgg_labels[-1] == "classifier.6"
+    cascade = list(H.randomizations(trained, donor, groups, "cascading"))
+    assert [lab for lab, _ in cascade] == labels[::-1]
+    last = cascade[-1][1].state_dict()
+    assert all(torch.equal(v, donor.state_dict()[k]) for k, v in last.items())
+    label, one = next(H.randomizations(trained, donor, groups, "independent"))
+    changed = {
+        k for k, v in one.state_dict().items() if not torch.equal(v, trained.state_dict()[k])
+    }
+    assert label == "_fc" and changed and all(k.startswith("_fc.") for k in changed)
+    with pytest.raises(ValueError):
+        next(H.randomizations(trained, donor, groups, "sideways"))
+
+
+def test_fgsm_and_pgd_stay_in_the_ball():
+    lm = H.load_model("auto")  # a trained model: the untrained one's loss is flat
+    imgs = torch.stack([H.load_image("chelsea", 64), H.load_image("coffee", 64)])
+    eps = 3 / 255
+    with torch.no_grad():
+        labels = lm.model(lm.prepare(imgs)).argmax(1)
+
+    def loss(x):
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(lm.model(lm.prepare(x)), labels))
+
+    for adv in (H.fgsm(lm, imgs, eps), H.pgd(lm, imgs, eps, steps=3)):
+        assert float((adv - imgs).abs().max()) <= eps + 1e-6
+        assert float(adv.min()) >= 0 and float(adv.max()) <= 1
+        assert loss(adv) > loss(imgs)
+
+
+def test_metric_helpers():
+    rng = np.random.default_rng(0)
+    img = torch.from_numpy(rng.random((3, 32, 32), dtype=np.float32))
+    cast = img + torch.tensor([5.0, -3.0, 1.0])[:, None, None]
+    assert H.centered_pearson(cast, img) == pytest.approx(1.0)
+    assert H.pearson(cast, img) < 0.5
+    noise = rng.standard_normal((128, 128))
+    assert abs(H.lag1_autocorrelation(noise)) < 0.03
+    smooth = np.cumsum(np.cumsum(noise, 0), 1)
+    assert H.lag1_autocorrelation(smooth) > 0.9
+    sims = H.sanity_similarity(img, img)
+    assert all(v == pytest.approx(1.0) for v in sims.values())
+    stats = H.mean_std([{"a": 1.0}, {"a": 3.0}])
+    assert stats == {"a": 2.0, "a_std": pytest.approx(math.sqrt(2))}
+    with pytest.raises(ValueError):
+        H.edge_score(img, img, "kendall")
+
+
+def test_last_layer_alignment():
+    torch.manual_seed(0)
+    feats = torch.rand(4, 64)
+    model = nn.Sequential(nn.Identity(), nn.Linear(64, 3, bias=False)).eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(3, 64))
+    assert H.last_layer_alignment(model, feats).abs().max() < 0.45
+    with torch.no_grad():
+        model[1].weight[:] = feats[0]  # every class row equals image 0's features
+    assert H.last_layer_alignment(model, feats[:1])[0] == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError):
+        H.last_layer_alignment(nn.Sequential(nn.Identity()), feats)
