@@ -1,0 +1,82 @@
+"""Chapter 3 (Convnet versus fully connected, Figure 2): only GBP of the convnet recovers the
+image, the FC network's GBP is the input buried in noise of the predicted size, plain maps are
+uncorrelated with everything.
+
+The chapter runs once with smoke parameters (64 x 64 photos, two seeds). Tolerances: the
+seed-to-seed spread of Pearson's rho at these sizes is about 0.01 (see the chapter's std
+columns), so margins of 0.05 and more are many standard deviations wide.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import helpers as H
+
+STEM = "03_convnet_vs_fc"
+SMOKE = {
+    "photos": ["chelsea", "coffee"],
+    "size": 64,
+    "kernel_size": 7,
+    "n_filters": 128,
+    "hidden": 2048,
+    "n_seeds": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def m(chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch03"), **SMOKE)
+
+
+def test_metrics_have_the_issue_keys(m):
+    for key in ("corr_to_limit", "corr_to_input"):
+        for net in ("conv", "fc"):
+            assert set(m[key][net]) == {"guided", "plain"}
+    assert m["n_seeds"] == SMOKE["n_seeds"]
+
+
+def test_gbp_convnet_recovers_its_limit(m):
+    assert m["corr_to_limit"]["conv"]["guided"] > 0.85
+    # the map approaches the contrast-weighted limit of Eq. (5), not the input itself
+    assert m["corr_to_limit"]["conv"]["guided"] > m["corr_to_input"]["conv"]["guided"] + 0.02
+    assert m["ssim_to_limit"]["conv"]["guided"] > m["ssim_to_limit"]["fc"]["guided"] + 0.2
+
+
+def test_gbp_fc_is_weak_but_positive(m):
+    fc = m["corr_to_limit"]["fc"]["guided"]
+    assert 0.03 < fc < 0.3  # 1/sqrt(1 + pi^2 d / N_h) = 0.13 here
+    assert m["corr_to_limit"]["conv"]["guided"] - fc > 0.5
+    # the FC limit is x / ||x||: Pearson is scale invariant, so both references agree
+    assert fc == pytest.approx(m["corr_to_input"]["fc"]["guided"], abs=1e-6)
+
+
+def test_plain_maps_are_uncorrelated(m):
+    for key in ("corr_to_limit", "corr_to_input"):
+        for net in ("conv", "fc"):
+            assert abs(m[key][net]["plain"]) < 0.03
+            assert m[f"{key}_std"][net]["plain"] < 0.03
+
+
+def test_noise_to_signal_law(m):
+    """Relative error to the limit: pi sqrt(P / (N ||L||^2)) (conv), pi sqrt(d / N_h) (FC)."""
+    conv, fc = m["rel_error_gbp"]["conv"], m["rel_error_gbp"]["fc"]
+    assert 0.8 < conv["measured"] / conv["predicted"] < 1.2
+    assert 0.93 < fc["measured"] / fc["predicted"] < 1.07
+    d = 3 * SMOKE["size"] ** 2
+    assert fc["predicted"] == pytest.approx(math.pi * math.sqrt(d / SMOKE["hidden"]), rel=1e-6)
+
+
+def test_fc_map_sweep_batches_images_and_rules_exactly():
+    """One stream for several photos and rules equals FullyConnectedNet.maps per photo."""
+    xs = H.preprocess(torch.stack([H.load_image(p, 16) for p in ("chelsea", "rocket")]), "none")
+    net = H.FullyConnectedNet((3, 16, 16), 700, n_logits=5, std=0.3, seed=4)
+    out = H.fc_map_sweep(net, xs, [700, 300], targets=[4, 1], rules=["guided", "plain"])
+    assert out.shape == (2, 2, 2, 2, 3, 16, 16)
+    for r_i, rule in enumerate(["guided", "plain"]):
+        for b in range(2):
+            ref = net.maps(xs[b], [4, 1], rule, sizes=[700, 300])
+            torch.testing.assert_close(out[:, r_i, b], ref, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,187 @@
+"""Chapter 4 (Filter sweeps, Figures 3 and 4): monotone improvement with N and N_h, the
+N^(-1/2) law with its constant, kernel-size independence, the N = 16 versus N_h = 100000 claim,
+and VALID versus SAME padding; plus the nested-sweep helpers the chapter relies on.
+
+The chapter runs once with smoke parameters scaled so that d / N_h at the comparison matches the
+paper's (32 x 32 x 3 with N_h = 25000, like 64 x 64 x 3 with 100000). Slope tolerances (0.12)
+are about four times the seed-to-seed standard deviation of the fitted slopes at this size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import helpers as H
+
+STEM = "04_filter_sweeps"
+SMOKE = {
+    "photos": ["chelsea", "coffee"],
+    "conv_size": 48,
+    "conv_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    "kernel_sizes": [3, 7],
+    "kernel_size": 7,
+    "fc_size": 32,
+    "fc_sizes": [100, 250, 500, 1000, 2500, 5000, 10000, 25000],
+    "n_seeds": 2,
+    "conv_fit_min": 32,
+    "fc_fit_min": 500,
+    "claim_n": 16,
+    "claim_hidden": 25000,
+    "big_sizes": [1000, 5000],
+    "padding_n": 64,
+}
+
+
+@pytest.fixture(scope="module")
+def m(chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch04"), **SMOKE)
+
+
+def _curve(d: dict) -> np.ndarray:
+    return np.array([d[k] for k in sorted(d, key=int)])
+
+
+def test_maps_improve_monotonically(m):
+    conv, fc = _curve(m["conv_sweep"]), _curve(m["fc_sweep"])
+    assert len(conv) == len(SMOKE["conv_sizes"]) and len(fc) == len(SMOKE["fc_sizes"])
+    assert np.all(np.diff(conv) > 0) and np.all(np.diff(fc) > 0)
+    assert conv[-1] > 0.9 and conv[0] < 0.3
+    for k in SMOKE["kernel_sizes"]:
+        assert np.all(np.diff(_curve(m["conv_rel_error"][str(k)])[3:]) < 0)
+    assert np.all(np.diff(_curve(m["fc_rel_error"])) < 0)
+
+
+def test_error_slopes_near_minus_one_half(m):
+    assert abs(m["conv_error_slope"] + 0.5) < 0.12
+    assert abs(m["fc_error_slope"] + 0.5) < 0.08
+    for slope in m["conv_error_slope_by_kernel"].values():
+        assert abs(slope + 0.5) < 0.12
+    assert m["predicted_slope"] == -0.5
+
+
+def test_error_constants_match_the_law(m):
+    lo, hi = m["conv_law_ratio"]
+    assert 0.8 < lo <= hi < 1.3
+    lo, hi = m["fc_law_ratio"]
+    assert 0.9 < lo <= hi < 1.12
+    full = m["fc_full_size"]
+    for n_h, err in full["rel_error"].items():
+        assert err == pytest.approx(full["predicted"][n_h], rel=0.15)
+
+
+def test_kernel_size_hardly_matters(m):
+    """sqrt(p/N) would make k=7 worse than k=3 by 7/3; the overlap of k^2 patches cancels it."""
+    ratio = m["kernel_error_ratio"]
+    assert ratio["sqrt_p"] == pytest.approx(7 / 3)
+    assert 0.7 < ratio["measured"] < 1.4
+
+
+def test_plain_maps_stay_uncorrelated(m):
+    assert m["plain_max_abs_corr"]["conv"] < 0.1
+    assert m["plain_max_abs_corr"]["fc"] < 0.1
+
+
+def test_claim_fc_100000_vs_conv_16(m):
+    c = m["fc_100000_vs_conv_16"]
+    assert c["metric"] == "relative_error_to_limit"
+    assert c["fc_hidden"] == SMOKE["claim_hidden"] and c["conv_n"] == SMOKE["claim_n"]
+    assert c["holds"] == (c["conv"] < c["fc"])
+    # at equal d / N_h to the paper's, the FC map is at least as close to its limit ...
+    assert c["fc"] < c["conv"] * 1.1
+    assert c["fc"] == pytest.approx(math.pi * math.sqrt(3 * 32**2 / 25000), rel=0.05)
+    # ... but on the larger image (d grows, N_h does not) the convnet wins clearly
+    assert c["at_full_size"]["conv"] < 0.75 * c["at_full_size"]["fc"]
+    assert len(c["by_metric"]) == 6
+    for row in c["by_metric"].values():
+        assert row["better"] in ("convnet", "FC", "comparable")
+
+
+def test_valid_darkens_same_brightens_the_border(m):
+    valid, same = m["padding"]["valid"], m["padding"]["same"]
+    assert valid["weight_border_over_inside"] < 0.95 < 1.05 < same["weight_border_over_inside"]
+    assert valid["gbp_border_gain"] < 1 < same["gbp_border_gain"]
+    for res in (valid, same):
+        assert res["rel_error"] == pytest.approx(res["rel_error_predicted"], rel=0.25)
+
+
+# --- the helpers behind the sweeps ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv_map_sweep_equals_each_member(padding):
+    """Row s of the nested sweep is backprop_map of ThreeLayerConvNet(N_s) (autograd)."""
+    x = H.preprocess(H.load_image("astronaut", 20), "centered")
+    sizes = [70, 1, 3, 64, 65, 130]  # unsorted, across the 64-filter generation blocks
+    rules = ["guided", "plain", "deconv"]
+    sweep = H.conv_map_sweep(x, sizes, 5, target=7, rule=rules, std=0.4, padding=padding, seed=3)
+    assert sweep.shape == (3, len(sizes), 3, 20, 20)
+    for r_i, rule in enumerate(rules):
+        for s_i, n in enumerate(sizes):
+            net = H.ThreeLayerConvNet(n, 5, std=0.4, padding=padding, seed=3)
+            ref = H.backprop_map(net, x, 7, rule)
+            torch.testing.assert_close(sweep[r_i, s_i], ref, rtol=1e-4, atol=1e-5)
+    single = H.conv_map_sweep(x, [3], 5, target=7, rule="guided", std=0.4, padding=padding, seed=3)
+    assert single.shape == (1, 3, 20, 20)
+    torch.testing.assert_close(single[0], sweep[0, sizes.index(3)], rtol=1e-5, atol=1e-6)
+    again = H.conv_map_sweep(x, sizes, 5, target=7, rule=rules, std=0.4, padding=padding, seed=3)
+    assert torch.equal(again, sweep)  # same arguments, bitwise the same
+
+
+def test_conv_map_sweep_leaves_global_rng_alone():
+    x = torch.randn(3, 12, 12, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    H.conv_map_sweep(x, [4], 3)
+    assert torch.equal(before, torch.random.get_rng_state())
+
+
+def test_fc_map_sweep_exact_and_independent_of_workers():
+    x = H.preprocess(H.load_image("coffee", 12), "centered")
+    net = H.FullyConnectedNet((3, 12, 12), 900, n_logits=3, std=2.0, seed=1)
+    sizes = [5, 900, 256, 257]
+    runs = [H.fc_map_sweep(net, x, sizes, [2], ["guided"], workers=w) for w in (0, 1, 3)]
+    assert all(torch.equal(runs[0], r) for r in runs[1:])  # bitwise: sums added in block order
+    ref = net.maps(x, [2], "guided", sizes=sizes)
+    torch.testing.assert_close(runs[0][:, 0, 0], ref, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError):
+        H.fc_map_sweep(net, x, [901])
+    with pytest.raises(ValueError):
+        H.fc_map_sweep(net, x, [10], targets=[3])
+
+
+def test_fc_map_sweep_restores_thread_count():
+    before = torch.get_num_threads()
+    net = H.FullyConnectedNet((3, 8, 8), 300, n_logits=2, seed=0)
+    H.fc_map_sweep(net, torch.ones(3, 8, 8), workers=2)
+    assert torch.get_num_threads() == before
+
+
+def test_predicted_relative_error_forms():
+    x = H.preprocess(H.load_image("chelsea", 40), "centered")
+    n = np.array([4.0, 16.0, 64.0])
+    fc = H.predicted_relative_error(x, n)
+    np.testing.assert_allclose(fc, math.pi * np.sqrt(x.numel() / n))
+    conv = H.predicted_relative_error(x, n, kernel_size=5)
+    np.testing.assert_allclose(conv[:-1] / conv[1:], 2.0)  # N^(-1/2)
+    # interior approximation pi sqrt(3 / N) up to the border and contrast terms
+    assert 0.7 < conv[0] / (math.pi * math.sqrt(3 / 4)) < 1.4
+    same = H.predicted_relative_error(x, 16.0, kernel_size=5, padding="same")
+    assert 0.7 < same / conv[1] < 1.4
+
+
+def test_plot_convergence_fits_an_exact_power_law():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = np.array([1, 2, 4, 8, 16, 32])
+    err = np.stack([3 * n**-0.5, 3.3 * n**-0.5])
+    fig, ax = plt.subplots()
+    assert H.plot_convergence(ax, n, err, "x", predicted=3 * n**-0.5) == pytest.approx(-0.5)
+    assert H.plot_convergence(ax, n, err * n**-0.2, "y", fit_min=4) == pytest.approx(-0.7)
+    plt.close(fig)
