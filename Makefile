@@ -5,7 +5,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 LINTED := src tests benchmarks scripts notebooks/*.py
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: test book check-html env lint sync baselines bench clean
 

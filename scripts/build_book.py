@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,9 @@ def build_html(src: Path, build: Path) -> None:
 
 
 def main() -> None:
+    # Kernels inherit the environment; a non-interactive MPLBACKEND (e.g. Agg) would keep the
+    # inline backend from rendering figures into the executed notebooks.
+    os.environ.pop("MPLBACKEND", None)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="execute only these chapter stems")
     parser.add_argument(

@@ -419,29 +419,9 @@ class FullyConnectedNet(nn.Module):
                 default ``[hidden]``. One pass serves the whole sweep.
 
         Returns:
-            ``(len(sizes), T, 3, H, W)``.
+            ``(len(sizes), T, 3, H, W)``. (The streaming itself is :func:`fc_map_sweep`.)
         """
-        rule = _check_rule(rule)
-        sizes = [self.hidden] if sizes is None else [int(s) for s in sizes]
-        if any(s <= 0 or s > self.hidden for s in sizes):
-            raise ValueError(f"sizes must lie in 1..{self.hidden}, got {sizes}")
-        xf = self._flat(x[None])[0]
-        idx = torch.as_tensor(list(targets), dtype=torch.long)
-        acc = xf.new_zeros(len(idx), self.in_dim)
-        out = xf.new_zeros(len(sizes), len(idx), self.in_dim)
-        todo = sorted(set(sizes))
-        for start, w, v in self.blocks(xf.device, stop=max(todo)):
-            for lo, hi in _split_at(start, start + w.shape[0], todo):
-                wb, vb = w[lo - start : hi - start], v[lo - start : hi - start, idx.to(xf.device)]
-                g = vb if rule == "plain" else vb.clamp(min=0)
-                if rule != "deconv":
-                    g = g * (wb @ xf > 0)[:, None]
-                acc = acc + g.T @ wb
-                if hi in todo:
-                    for s_i, s in enumerate(sizes):
-                        if s == hi:
-                            out[s_i] = acc
-        return out.reshape(len(sizes), len(idx), *self.in_shape)
+        return fc_map_sweep(self, x, sizes, targets, [rule])[:, 0, 0]
 
 
 def _split_at(lo: int, hi: int, cuts: Sequence[int]) -> list[tuple[int, int]]:

@@ -1,0 +1,196 @@
+"""Chapter 1 (paper section 2, Figure 1): class invariance, trained versus untrained, in numbers.
+
+The chapter runs once per module with smoke parameters (64 x 64 photos, 2 photos, 6 logits).
+Tolerances come from six seeds (``seed = logit_seed`` in 0..5) run by hand at these parameters:
+GBP's mean pairwise Pearson across logits was >= 0.9995 in every network, the plain gradient's
+|rho| <= 0.07, DeconvNet's 0.996-0.999 (trained), 0.80-0.93 (untrained EfficientNet-Lite0) and
+0.91-0.96 (untrained VGG-16); GBP's correlation with the input 0.20 (trained), 0.32-0.58
+(untrained twin), 0.76-0.86 (untrained VGG-16); with the Sobel edges 0.045, 0.09-0.21, 0.32-0.35.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import helpers as H
+
+STEM = "01_observations"
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = {
+    "photos": ["chelsea", "coffee"],
+    "size": 64,
+    "n_logits": 6,
+    "n_top": 2,
+    "n_filters": 32,
+    "kernel_size": 5,
+}
+MODELS = ("trained", "untrained", "vgg16_untrained")
+
+
+@pytest.fixture(scope="module")
+def run(chapter_runner, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("ch01")
+    return chapter_runner(STEM, workdir, **SMOKE), workdir
+
+
+@pytest.fixture(scope="module")
+def metrics(run):
+    return run[0]
+
+
+def test_records_which_trained_model_ran(metrics):
+    assert metrics["trained_model"] in ("vgg16", "efficientnet_lite0")
+    assert set(metrics["top5"]) == set(SMOKE["photos"])
+    for preds in metrics["top5"].values():
+        probs = [p for _, _, p in preds]
+        assert len(preds) == 5 and probs == sorted(probs, reverse=True)
+
+
+def test_metric_tables_cover_every_model_and_rule(metrics):
+    for key in ("class_invariance", "corr_with_input", "corr_with_edges"):
+        assert set(metrics[key]) == set(MODELS), key
+        for model in MODELS:
+            assert set(metrics[key][model]) == set(H.RULES), (key, model)
+            assert all(np.isfinite(v) for v in metrics[key][model].values())
+
+
+def test_logits_are_distinct_and_include_482(metrics):
+    for key, targets in metrics["targets"].items():
+        assert len(targets) == SMOKE["n_logits"] == len(set(targets)), key
+        assert 482 in targets, key
+
+
+def test_gbp_is_class_invariant_in_every_network(metrics):
+    for model in MODELS:
+        assert metrics["class_invariance"][model]["guided"] > 0.98, model
+        assert metrics["class_invariance_spearman"][model]["guided"] > 0.98, model
+        assert metrics["class_invariance_ssim"][model]["guided"] > 0.95, model
+        assert metrics["invariance_verdict"][model]["guided"] == "class-invariant"
+
+
+def test_plain_saliency_is_not_class_invariant(metrics):
+    """The paper's sentence about the plain saliency map does not reproduce."""
+    for model in MODELS:
+        assert abs(metrics["class_invariance"][model]["plain"]) < 0.25, model
+        assert abs(metrics["class_invariance_spearman"][model]["plain"]) < 0.25, model
+        ssim_gap = (
+            metrics["class_invariance_ssim"][model]["guided"]
+            - metrics["class_invariance_ssim"][model]["plain"]
+        )
+        assert ssim_gap > 0.4, model
+        assert metrics["invariance_verdict"][model]["plain"] == "class-dependent"
+
+
+def test_trained_plain_maps_are_class_specific(metrics):
+    """Plain maps of the trained network's top classes (cats) resemble each other (0.59 at smoke
+    scale, for every logit_seed), those of the other logits do not (-0.12 to 0.00)."""
+    blocks = metrics["plain_blocks_trained"]
+    assert blocks["top"] > blocks["rest"] + 0.3
+
+
+def test_deconvnet_lies_between_plain_and_guided(metrics):
+    inv = metrics["class_invariance"]
+    assert inv["trained"]["deconv"] > 0.95
+    for model in MODELS:
+        assert inv[model]["deconv"] > inv[model]["plain"] + 0.5, model
+    for model in ("untrained", "vgg16_untrained"):
+        assert inv[model]["deconv"] < inv[model]["guided"] - 0.01, model
+
+
+def test_untrained_gbp_recovers_the_image_and_plain_does_not(metrics):
+    c_in = metrics["corr_with_input"]
+    assert c_in["vgg16_untrained"]["guided"] > 0.5
+    assert c_in["untrained"]["guided"] > c_in["trained"]["guided"] + 0.05
+    assert c_in["vgg16_untrained"]["guided"] > c_in["trained"]["guided"] + 0.3
+    for model in MODELS:
+        assert abs(c_in[model]["plain"]) < 0.1, model
+    assert metrics["whole_image_holds"] is True
+
+
+def test_trained_gbp_is_not_more_edge_like_by_sobel_correlation(metrics):
+    """The "cares more about edges" half is not supported by this measure."""
+    c_ed = metrics["corr_with_edges"]
+    assert c_ed["trained"]["guided"] < c_ed["vgg16_untrained"]["guided"] - 0.1
+    assert metrics["edges_holds"] is False
+
+
+def test_three_layer_convnet_gbp_follows_the_limit(metrics):
+    assert metrics["corr_with_limit"]["guided"] > 0.4
+    assert abs(metrics["corr_with_limit"]["plain"]) < 0.1
+
+
+def test_every_glue_reference_is_glued(run):
+    """Each {glue:...} role or directive of the chapter names a key the executed chapter glued."""
+    _, workdir = run
+    text = (ROOT / "notebooks" / f"{STEM}.py").read_text()
+    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w]+)", text))
+    used |= set(re.findall(r"```\{glue:\w+\} (\w+)", text))
+    nb = json.loads((workdir / f"{STEM}.ipynb").read_text())
+    glued = {
+        out["metadata"]["scrapbook"]["name"]
+        for cell in nb["cells"]
+        for out in cell.get("outputs", [])
+        if "scrapbook" in out.get("metadata", {})
+    }
+    assert used and used <= glued, sorted(used - glued)
+    pngs = [
+        out
+        for cell in nb["cells"]
+        for out in cell.get("outputs", [])
+        if out.get("metadata", {}).get("scrapbook", {}).get("name", "").startswith("fig_")
+    ]
+    assert pngs and all("image/png" in out["data"] for out in pngs)
+
+
+# --- helpers added for this chapter ------------------------------------------------------------
+
+
+def test_class_targets():
+    t = H.class_targets([7, 3], 6, seed=1)
+    assert t[:3] == [7, 3, 482] and len(set(t)) == 6
+    assert t == H.class_targets([7, 3], 6, seed=1)
+    assert t[3:] == [k for k in H.class_targets([9, 8], 6, seed=1) if k not in (7, 3)][3:6]
+    assert H.class_targets([1, 2, 3], 2) == [1, 2]
+    assert H.class_targets([482, 5], 3, seed=0)[:2] == [482, 5]
+    with pytest.raises(ValueError):
+        H.class_targets([1000], 3)
+
+
+def test_similarity_matrices_match_similarity_matrix():
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(3, 24, 24, generator=gen)
+    maps = [base + 0.7 * torch.randn(3, 24, 24, generator=gen) for _ in range(4)]
+    fast = H.similarity_matrices(maps, ("pearson", "ssim", "spearman", "spearman_abs"))
+    for metric, mat in fast.items():
+        np.testing.assert_allclose(mat, H.similarity_matrix(maps, metric), atol=1e-10)
+    off = fast["pearson"][~np.eye(4, dtype=bool)]
+    assert H.mean_offdiagonal(fast["pearson"]) == pytest.approx(off.mean())
+
+
+def test_markdown_table():
+    table = H.markdown_table(["a", "b"], [[0.12345, "x|y"]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 0.123 | x\\|y |"]
+
+
+def test_untrained_maps_are_seeded():
+    """Same seed, same weights bit for bit; the maps agree to float rounding (multi-threaded CPU
+    kernels of EfficientNet-Lite0's backward sum in varying order, about 1e-7 relative; with
+    one thread they are bitwise equal)."""
+    x = H.load_image("chelsea", 32)
+
+    def gbp(seed: int) -> tuple[dict, torch.Tensor]:
+        m = H.load_model("efficientnet_lite0_untrained", seed=seed)
+        return m.model.state_dict(), H.backprop_map(m.model, m.prepare(x), [0, 482], "guided")
+
+    (w3, g3), (w3b, g3b), (w4, g4) = gbp(3), gbp(3), gbp(4)
+    assert all(torch.equal(w3[k], w3b[k]) for k in w3)
+    assert not all(torch.equal(w3[k], w4[k]) for k in w3)
+    scale = g3.abs().max()
+    assert (g3 - g3b).abs().max() <= 1e-5 * scale
+    assert (g3 - g4).abs().max() > 1e-2 * scale
