@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
 	$(PY) -m ruff format --check $(LINTED)
+	$(VENV)/bin/actionlint .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
 
 test: lint
 	$(PY) -m pytest -q

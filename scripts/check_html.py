@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import os
 import re
 import shutil
 import sys
@@ -88,7 +89,8 @@ def serve(html: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--html", default=str(ROOT / "_build" / "html"))
-    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    browser = shutil.which("chromium") or shutil.which("google-chrome") or "/usr/bin/chromium"
+    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", browser))
     parser.add_argument("--screenshots", default=str(ROOT / "_build" / "screenshots"))
     args = parser.parse_args()
     html = Path(args.html).resolve()

@@ -150,8 +150,177 @@ def slope_near(path: str, target: float, tol: float):
     return judge
 
 
+def custom(measure: Callable[[Metrics], tuple[str, bool, bool]]):
+    """``measure(m) -> (text, holds, holds_partly)``: for claims that compare several numbers."""
+
+    def judge(m: Metrics) -> tuple[str, str]:
+        text, holds, partly = measure(m)
+        return text, REPRODUCED if holds else PARTLY if partly else NOT_REPRODUCED
+
+    return judge
+
+
+def _maxpool_deconv(m: Metrics) -> tuple[str, bool, bool]:
+    no_pool = float(get(m, "deconv_maxpool.deconv.no_pool")[-1]["corr_input"])
+    pool = float(get(m, "deconv_maxpool.deconv.pool")[-1]["corr_input"])
+    return f"ρ(input) {no_pool:.3f} → {pool:.3f}", pool > no_pool + 0.05, pool > no_pool
+
+
+def _maxpool_gbp(m: Metrics) -> tuple[str, bool, bool]:
+    no_pool = float(get(m, "deconv_maxpool.guided.no_pool")[-1]["corr_limit"])
+    pool = float(get(m, "deconv_maxpool.guided.pool")[-1]["corr_limit"])
+    change = abs(pool - no_pool)
+    return f"GBP ρ(limit) {no_pool:.3f} → {pool:.3f}", change < 0.05, change < 0.15
+
+
+def _logit_layer_randomized(m: Metrics) -> tuple[str, bool, bool]:
+    plain = float(get(m, "cascading.plain")[0]["spearman_abs"])
+    gbp = float(get(m, "cascading.guided")[0]["spearman_abs"])
+    return f"rank ρ plain {plain:.3f}, GBP {gbp:.3f}", plain < 0.8 and gbp > 0.9, gbp > plain
+
+
+def _adversarial(m: Metrics) -> tuple[str, bool, bool]:
+    v = {
+        r: float(get(m, f"adversarial.{r}.pgd.spearman_abs")) for r in ("plain", "guided", "deconv")
+    }
+    text = ", ".join(f"{r} {x:.3f}" for r, x in v.items())
+    flipped = float(get(m, "attacks.pgd.flipped"))
+    ordered = v["plain"] < v["guided"] < v["deconv"]
+    return f"{text} ({flipped:.0%} flipped)", ordered and flipped > 0.5, ordered
+
+
+def _todo_plain(m: Metrics) -> tuple[str, bool, bool]:
+    trained = float(get(m, "todo.trained.plain.autocorr"))
+    untrained = float(get(m, "todo.untrained.plain.autocorr"))
+    return (
+        f"lag-1 autocorr {trained:.3f} vs {untrained:.3f} untrained",
+        trained > untrained + 0.1,
+        trained > untrained,
+    )
+
+
+def _todo_edges(m: Metrics) -> tuple[str, bool, bool]:
+    trained = float(get(m, "todo.trained.guided.edges_spearman"))
+    untrained = float(get(m, "todo.untrained.guided.edges_spearman"))
+    return (
+        f"edge ρ {trained:.3f} vs {untrained:.3f} untrained",
+        trained > untrained + 0.1,
+        trained > untrained,
+    )
+
+
+MODELS = ("trained", "untrained", "vgg16_untrained")
+
+
+def _invariant(rule: str) -> Callable[[Metrics], tuple[str, bool, bool]]:
+    def measure(m: Metrics) -> tuple[str, bool, bool]:
+        v = {k: float(get(m, f"class_invariance.{k}.{rule}")) for k in MODELS}
+        text = "mean ρ across logits: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items())
+        return text, min(v.values()) >= 0.9, max(v.values()) >= 0.9
+
+    return measure
+
+
+def _whole_image(m: Metrics) -> tuple[str, bool, bool]:
+    trained = float(get(m, "corr_with_input.trained.guided"))
+    untrained = [float(get(m, f"corr_with_input.{k}.guided")) for k in MODELS[1:]]
+    text = f"ρ(input) untrained {min(untrained):.3f}–{max(untrained):.3f}, trained {trained:.3f}"
+    return text, min(untrained) > trained, max(untrained) > trained
+
+
+def _edges(m: Metrics) -> tuple[str, bool, bool]:
+    trained = float(get(m, "corr_with_edges.trained.guided"))
+    untrained = float(get(m, "corr_with_edges.untrained.guided"))
+    return (
+        f"ρ(edges) trained {trained:.3f}, untrained twin {untrained:.3f}",
+        trained > untrained,
+        False,
+    )
+
+
+def _only_conv_gbp(m: Metrics) -> tuple[str, bool, bool]:
+    conv = float(get(m, "corr_to_limit.conv.guided"))
+    others = [
+        float(get(m, f"corr_to_limit.{n}.{r}"))
+        for n, r in (("fc", "guided"), ("conv", "plain"), ("fc", "plain"))
+    ]
+    text = f"ρ(limit) GBP-conv {conv:.3f}; others ≤ {max(abs(o) for o in others):.3f}"
+    return text, conv > 0.8 and max(abs(o) for o in others) < 0.2, conv > max(others)
+
+
+def _monotone(path: str, name: str) -> Callable[[Metrics], tuple[str, bool, bool]]:
+    def measure(m: Metrics) -> tuple[str, bool, bool]:
+        d = {int(k): float(v) for k, v in get(m, path).items()}
+        values = [d[k] for k in sorted(d)]
+        rises = sum(b > a for a, b in zip(values, values[1:], strict=False))
+        lo, hi = min(d), max(d)
+        text = f"ρ {d[lo]:.3f} at {name}={lo} → {d[hi]:.3f} at {name}={hi}"
+        return text, rises == len(values) - 1, d[hi] > d[lo]
+
+    return measure
+
+
+def _fc_vs_conv16(m: Metrics) -> tuple[str, bool, bool]:
+    c = get(m, "fc_100000_vs_conv_16")
+    full = c["at_full_size"]
+    text = (
+        f"rel. error at {c['size']}px: FC {c['fc']:.2f} vs conv {c['conv']:.2f}; "
+        f"at {full['size']}px: FC {full['fc']:.2f} vs conv {full['conv']:.2f}"
+    )
+    at_paper_size = bool(c["holds"])
+    at_full = full["fc"] > full["conv"]
+    return text, at_paper_size, at_full
+
+
+def _kernel_size(m: Metrics) -> tuple[str, bool, bool]:
+    r = get(m, "kernel_error_ratio")
+    text = f"error k=11 / k=3: {r['measured']:.2f} (√(p/N) predicts {r['sqrt_p']:.2f})"
+    return text, math.isclose(r["measured"], r["sqrt_p"], rel_tol=0.2), False
+
+
+def _padding(m: Metrics) -> tuple[str, bool, bool]:
+    valid = float(get(m, "padding.valid.weight_border_over_inside"))
+    same = float(get(m, "padding.same.weight_border_over_inside"))
+    text = f"border/inside weight: VALID {valid:.2f}, SAME {same:.2f}"
+    return text, abs(same - 1) < abs(valid - 1), False
+
+
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 CLAIMS: list[Claim] = [
+    # Section 2: observations (chapter 1).
+    Claim(
+        "2, Fig. 1",
+        "GBP of an untrained VGG-16 shows the image",
+        "01_observations",
+        at_least("corr_with_input.vgg16_untrained.guided", 0.5, 0.2, label="ρ(input) "),
+    ),
+    Claim(
+        "2, Fig. 1",
+        "GBP of the trained network is interpretable (measured: resemblance to the photo)",
+        "01_observations",
+        at_least("corr_with_input.trained.guided", 0.5, 0.1, label="ρ(input) "),
+    ),
+    Claim(
+        "2",
+        "Untrained GBP recovers the image as a whole, more than trained",
+        "01_observations",
+        custom(_whole_image),
+    ),
+    Claim(
+        "2", "Trained GBP cares more about edges than untrained", "01_observations", custom(_edges)
+    ),
+    Claim(
+        "2", "GBP is invariant to the logit chosen", "01_observations", custom(_invariant("guided"))
+    ),
+    Claim(
+        "2",
+        "The plain saliency map is invariant to the logit",
+        "01_observations",
+        custom(_invariant("plain")),
+    ),
+    Claim(
+        "2", "DeconvNet is invariant to the logit", "01_observations", custom(_invariant("deconv"))
+    ),
     # Section 3: the derivation (chapter 2).
     Claim(
         "3, Eq. (2)",
@@ -214,6 +383,87 @@ CLAIMS: list[Claim] = [
         "About 2700 filters give error 0.1 for $3\\times3\\times3$ filters",
         "02_derivation",
         versus_paper("N_for_eps_0p1_p27", 2700.0, 0.25, fmt="{:.0f}"),
+    ),
+    # Section 4: experiments (chapters 3 and 4).
+    Claim(
+        "4, Fig. 2",
+        "Only GBP in the convnet gives a clean picture; plain maps and FC are noise",
+        "03_convnet_vs_fc",
+        custom(_only_conv_gbp),
+    ),
+    Claim(
+        "4, Fig. 3",
+        "Convnet GBP gets cleaner as N grows",
+        "04_filter_sweeps",
+        custom(_monotone("conv_sweep", "N")),
+    ),
+    Claim(
+        "4, Fig. 4",
+        "FC GBP gets cleaner as $N_h$ grows",
+        "04_filter_sweeps",
+        custom(_monotone("fc_sweep", "N_h")),
+    ),
+    Claim(
+        "3-4",
+        "Convnet error to the limit falls as $N^{-1/2}$",
+        "04_filter_sweeps",
+        slope_near("conv_error_slope", -0.5, 0.05),
+    ),
+    Claim(
+        "3-4",
+        "FC error to the limit falls as $N_h^{-1/2}$",
+        "04_filter_sweeps",
+        slope_near("fc_error_slope", -0.5, 0.05),
+    ),
+    Claim(
+        "3",
+        "The filters needed grow with the patch size p ($\\sqrt{p/N}$)",
+        "04_filter_sweeps",
+        custom(_kernel_size),
+    ),
+    Claim(
+        "4",
+        "Even $N_h = 100000$ FC is worse than a convnet with N = 16",
+        "04_filter_sweeps",
+        custom(_fc_vs_conv16),
+    ),
+    Claim(
+        "3, fn. 1",
+        "SAME padding alleviates the boundary inconsistency",
+        "04_filter_sweeps",
+        custom(_padding),
+    ),
+    # The draft's TODO list and the published version's extensions (chapter 6).
+    Claim(
+        "TODO 1",
+        "The plain saliency map of a trained net has structure",
+        "06_beyond_the_draft",
+        custom(_todo_plain),
+    ),
+    Claim(
+        "TODO 2",
+        "GBP of a trained convnet captures edges",
+        "06_beyond_the_draft",
+        custom(_todo_edges),
+    ),
+    Claim(
+        "ICML",
+        "Max pooling makes DeconvNet reflect the input",
+        "06_beyond_the_draft",
+        custom(_maxpool_deconv),
+    ),
+    Claim("ICML", "Max pooling leaves GBP unaffected", "06_beyond_the_draft", custom(_maxpool_gbp)),
+    Claim(
+        "Adebayo",
+        "Randomizing the logit layer changes saliency maps, barely GBP",
+        "06_beyond_the_draft",
+        custom(_logit_layer_randomized),
+    ),
+    Claim(
+        "TODO 3, ICML",
+        "An adversarial perturbation changes saliency maps most, GBP less, DeconvNet least",
+        "06_beyond_the_draft",
+        custom(_adversarial),
     ),
 ]
 

@@ -88,3 +88,30 @@ def test_compare_catches_drift():
     assert compare({**want, "b": {"c": [1.0]}}, want)
     assert compare({**want, "name": "efficientnet_lite0"}, want)
     assert compare({k: v for k, v in want.items() if k != "a"}, want)
+
+
+def strip_volatile(tree, path: str = ""):
+    """The metrics tree without timings."""
+    if isinstance(tree, dict):
+        return {
+            k: strip_volatile(v, f"{path}.{k}")
+            for k, v in tree.items()
+            if not VOLATILE.search(str(k))
+        }
+    if isinstance(tree, list):
+        return [strip_volatile(v, path) for v in tree]
+    return tree
+
+
+# Cheap, and exercises the seeded convnet, the streamed FC net and the metrics.
+DETERMINISM_CHAPTER = "03_convnet_vs_fc"
+
+
+def test_same_seeds_give_identical_metrics(chapter_runner, tmp_path_factory):
+    from conftest import execute_chapter
+
+    stem = DETERMINISM_CHAPTER
+    params = smoke_params(stem)
+    first = chapter_runner(stem, tmp_path_factory.mktemp("first"), **params)
+    second = execute_chapter(stem, tmp_path_factory.mktemp("second"), **params)
+    assert strip_volatile(first) == strip_volatile(second)

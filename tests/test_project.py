@@ -68,3 +68,14 @@ def test_torch_has_lower_bounds_only():
     for req in _requirements():
         if req.startswith(("torch>", "torchvision>", "torch=", "torchvision=", "torch<")):
             assert ">=" in req and "<" not in req and "==" not in req, req
+
+
+def test_workflow_calls_the_readme_commands():
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    runs = [s["run"] for job in wf["jobs"].values() for s in job["steps"] if "run" in s]
+    make = [r for r in runs if r.startswith("make ")]
+    assert make == ["make test", "make book", "make check-html"]  # book needs test
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{cmd}`" in readme or cmd in readme for cmd in set(make))
+    assert all(len(r.splitlines()) == 1 for r in runs), "no multi-line copies of make's steps"
+    assert wf["jobs"]["test"]["timeout-minutes"] and wf["jobs"]["book"]["timeout-minutes"]
