@@ -57,7 +57,6 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from IPython.display import Markdown
 from tqdm import tqdm
 
@@ -451,13 +450,6 @@ _ = H.glue("enough_word", "is not enough" if claim_holds else "is enough")
 
 
 # %% tags=["remove-stderr"]
-def weight_field(xi: torch.Tensor, k: int, padding: str) -> torch.Tensor:
-    """Per-pixel weight of the limit, sum over covering patches of 1 / ||y_j||: (H, W)."""
-    inv = 1 / H.patch_norms(xi, k, padding).clamp_min(1e-12)
-    pad = k // 2 if padding == "same" else 0
-    return F.conv_transpose2d(inv[None, None], xi.new_ones(1, 1, k, k), padding=pad)[0, 0]
-
-
 border = torch.zeros(x.shape[-2:], dtype=torch.bool)
 border[: kernel_size - 1], border[-(kernel_size - 1) :] = True, True
 border[:, : kernel_size - 1], border[:, -(kernel_size - 1) :] = True, True
@@ -465,8 +457,9 @@ border[:, : kernel_size - 1], border[:, -(kernel_size - 1) :] = True, True
 
 def border_gain(m: torch.Tensor) -> float:
     """(||m|| / ||x||) on the border frame of width k - 1, over the same ratio inside."""
-    band, inner = (m[:, border].norm() / x[:, border].norm()), (m[:, ~border].norm())
-    return float(band / (inner / x[:, ~border].norm()))
+    m, xc = m.cpu(), x.cpu()
+    band, inner = (m[:, border].norm() / xc[:, border].norm()), (m[:, ~border].norm())
+    return float(band / (inner / xc[:, ~border].norm()))
 
 
 i_pad = conv_sizes.index(padding_n)
@@ -478,7 +471,7 @@ for padding in ("valid", "same"):
     else:
         runs = [conv_sweep(x, kernel_size, s, padding=padding)[0] for s in tqdm(SEEDS, padding)]
     err = np.array([[H.relative_error(m, lim) for m in maps] for maps in runs])
-    w = weight_field(x, kernel_size, padding)
+    w = H.limit_weight(x, kernel_size, padding).cpu()
     pad_res[padding] = {
         "weight_border_over_inside": float(w[border].mean() / w[~border].mean()),
         "limit_border_gain": border_gain(lim),

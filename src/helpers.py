@@ -282,10 +282,10 @@ class ThreeLayerConvNet(nn.Module):
             raise ValueError(f"'same' padding needs an odd kernel_size, got {kernel_size}")
         self.padding = padding
         k = self.kernel_size
-        self.conv = nn.Conv2d(3, self.n_filters, k, padding=k // 2 if padding == "same" else 0)
-        self.conv.bias = None
-        with torch.no_grad():
-            self.conv.weight.copy_(self.filter_bank(self.n_filters, k, seed) * self.std)
+        pad = k // 2 if padding == "same" else 0
+        # Built on the meta device, so nn.Conv2d's own init draws nothing from the global RNG.
+        self.conv = nn.Conv2d(3, self.n_filters, k, padding=pad, bias=False, device="meta")
+        self.conv.weight = nn.Parameter(self.filter_bank(self.n_filters, k, seed) * self.std)
         self.relu = nn.ReLU()
 
     @classmethod
@@ -698,72 +698,88 @@ def _check_rule(rule: Any) -> str:
 
 
 class _RuleActivation(torch.autograd.Function):
-    """ReLU (``upper=None``) or ReLU6 (``upper=6``) forward with the rule's backward.
+    """ReLU (``upper=None``) or ReLU6 (``upper=6``) forward; backward by ``state["rule"]``.
 
-    Saves only the output ``y``: the forward mask ``0 < x < upper`` equals ``0 < y < upper``.
-    With ``inplace`` the input is overwritten, as the patched module would have done.
+    The rule is read when the backward runs, so one forward pass can serve several rules
+    (:func:`switchable_rules`). Saves only the output ``y``: the forward mask ``0 < x < upper``
+    equals ``0 < y < upper``. With ``inplace`` the input is overwritten, as the module would.
     """
 
     @staticmethod
-    def forward(ctx, x, rule, upper, inplace):  # noqa: ANN001 - autograd signature
+    def forward(ctx, x, state, upper, inplace):  # noqa: ANN001 - autograd signature
         if inplace:
             ctx.mark_dirty(x)
             y = x.clamp_(min=0) if upper is None else x.clamp_(0, upper)
         else:
             y = x.clamp(min=0) if upper is None else x.clamp(0, upper)
-        ctx.rule, ctx.upper = rule, upper
-        if rule == "guided":
-            ctx.save_for_backward(y)
+        ctx.state, ctx.upper = state, upper
+        ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001 - autograd signature
-        positive = F.relu(grad)
-        if ctx.rule == "deconv":
-            return positive, None, None, None
+        rule = ctx.state["rule"]
+        if rule != "plain":
+            grad = F.relu(grad)
+        if rule == "deconv":
+            return grad, None, None, None
         (y,) = ctx.saved_tensors
         if ctx.upper is None:
-            return torch.ops.aten.threshold_backward(positive, y, 0), None, None, None
-        return positive * ((y > 0) & (y < ctx.upper)), None, None, None
+            return torch.ops.aten.threshold_backward(grad, y, 0), None, None, None
+        return grad * ((y > 0) & (y < ctx.upper)), None, None, None
 
 
 def _rule_forward(
-    x: torch.Tensor, rule: str, upper: float | None, inplace: bool = False
+    x: torch.Tensor, state: dict[str, str], upper: float | None, inplace: bool
 ) -> torch.Tensor:
-    return _RuleActivation.apply(x, rule, upper, inplace)
+    # Positional arguments only: Function.apply takes no keywords before torch 2.12.
+    return _RuleActivation.apply(x, state, upper, inplace)
 
 
 @contextmanager
-def backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
-    """Within the block, every ``nn.ReLU`` and ``nn.ReLU6`` of ``model`` backpropagates by ``rule``.
+def _patched_activations(model: nn.Module, state: dict[str, str]) -> Iterator[None]:
+    """Route every ``nn.ReLU`` / ``nn.ReLU6`` of ``model`` through :class:`_RuleActivation`.
 
-    Patches the forward of each activation module instance (so a module reused several times
-    and ``inplace=True`` modules, kept in place, are handled) and restores
-    the model exactly on exit, also on an exception. ``"plain"`` changes nothing. Functional
-    ``F.relu`` calls are not affected; a model with no such module raises ``ValueError``.
+    Patches the forward of each module instance (so a module reused several times and
+    ``inplace=True`` modules, kept in place, are handled) and restores the model exactly on
+    exit, also on an exception.
     """
-    rule = _check_rule(rule)
-    if rule == "plain":
-        yield model
-        return
     acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
     if not acts:
         raise ValueError(
-            f"the {rule!r} rule needs nn.ReLU or nn.ReLU6 modules; {type(model).__name__} has none"
+            f"the {state['rule']!r} rule needs nn.ReLU or nn.ReLU6 modules; "
+            f"{type(model).__name__} has none"
         )
     saved = [(m, m.__dict__.get("forward")) for m in acts]
     try:
         for m in acts:
             upper = 6.0 if isinstance(m, nn.ReLU6) else None
             inplace = bool(getattr(m, "inplace", False))
-            m.forward = partial(_rule_forward, rule=rule, upper=upper, inplace=inplace)
-        yield model
+            m.forward = partial(_rule_forward, state=state, upper=upper, inplace=inplace)
+        yield
     finally:
         for m, old in saved:
             if old is None:
                 m.__dict__.pop("forward", None)
             else:
                 m.forward = old
+
+
+@contextmanager
+def backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
+    """Within the block, every ``nn.ReLU`` and ``nn.ReLU6`` of ``model`` backpropagates by ``rule``.
+
+    TorchRay-style: the activation modules are patched only for the duration of the block and
+    the model is restored exactly on exit, also on an exception. ``"plain"`` changes nothing.
+    Functional ``F.relu`` calls are not affected; a model with no such module raises
+    ``ValueError``.
+    """
+    rule = _check_rule(rule)
+    if rule == "plain":
+        yield model
+        return
+    with _patched_activations(model, {"rule": rule}):
+        yield model
 
 
 def _check_image(x: Any) -> torch.Tensor:
@@ -886,58 +902,17 @@ def class_targets(
 # --- Chapter 6: every rule from one forward pass; adversarial examples ----------------------
 
 
-class _SwitchableActivation(torch.autograd.Function):
-    """ReLU / ReLU6 forward whose backward applies the rule in ``state["rule"]`` at call time."""
-
-    @staticmethod
-    def forward(ctx, x, state, upper, inplace):  # noqa: ANN001 - autograd signature
-        if inplace:
-            ctx.mark_dirty(x)
-            y = x.clamp_(min=0) if upper is None else x.clamp_(0, upper)
-        else:
-            y = x.clamp(min=0) if upper is None else x.clamp(0, upper)
-        ctx.state, ctx.upper = state, upper
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):  # noqa: ANN001 - autograd signature
-        rule = ctx.state["rule"]
-        if rule != "plain":
-            grad = F.relu(grad)
-        if rule == "deconv":
-            return grad, None, None, None
-        (y,) = ctx.saved_tensors
-        mask = y > 0 if ctx.upper is None else (y > 0) & (y < ctx.upper)
-        return grad * mask, None, None, None
-
-
 @contextmanager
 def switchable_rules(model: nn.Module) -> Iterator[dict[str, str]]:
     """Patch every ``nn.ReLU`` / ``nn.ReLU6`` of ``model``: one forward pass serves all rules.
 
-    Yields a dict; the backward of each activation applies :func:`backward_rule`'s rule named by
-    its ``"rule"`` key at the time the backward runs (``"plain"``: the true gradient). Set it,
-    then call ``torch.autograd.grad(..., retain_graph=True)`` once per rule. Restores the model
-    on exit.
+    Yields a dict; the backward of each activation applies the rule named by its ``"rule"`` key
+    at the time the backward runs (``"plain"``: the true gradient). Set it, then call
+    ``torch.autograd.grad(..., retain_graph=True)`` once per rule. Restores the model on exit.
     """
     state = {"rule": "plain"}
-    acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
-    saved = [(m, m.__dict__.get("forward")) for m in acts]
-    try:
-        for m in acts:
-            upper = 6.0 if isinstance(m, nn.ReLU6) else None
-            inplace = bool(getattr(m, "inplace", False))
-            m.forward = partial(
-                _SwitchableActivation.apply, state=state, upper=upper, inplace=inplace
-            )
+    with _patched_activations(model, state):
         yield state
-    finally:
-        for m, old in saved:
-            if old is None:
-                m.__dict__.pop("forward", None)
-            else:
-                m.forward = old
 
 
 def backprop_maps(
@@ -1240,14 +1215,7 @@ def gbp_limit(x: torch.Tensor, kernel_size: int = 7, padding: str = "valid") -> 
     ``N c^2 / (2 pi)``: each pixel of ``x`` weighted by the sum of ``1 / ||y_j||`` over the patches
     that cover it. Zero patches contribute nothing. ``x``: ``(3, H, W)`` -> ``(3, H, W)``.
     """
-    x = _check_image(x)
-    k = _check_kernel(x, kernel_size, padding)
-    pad = k // 2 if padding == "same" else 0
-    box = x.new_ones(1, 1, k, k)
-    sq = F.conv2d((x * x).sum(0)[None, None], box, padding=pad)
-    inv = torch.where(sq > 0, sq.clamp_min(torch.finfo(x.dtype).tiny).rsqrt(), 0.0)
-    weight = F.conv_transpose2d(inv, box, padding=pad)[0]
-    return x * weight
+    return x * limit_weight(x, kernel_size, padding)
 
 
 def gbp_limit_fc(x: torch.Tensor) -> torch.Tensor:
