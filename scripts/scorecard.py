@@ -22,12 +22,12 @@ REPRODUCED, PARTLY, NOT_REPRODUCED, CORRECTED, NOT_MEASURED = (
     "corrected",
     "not measured",
 )
-BADGES = {
-    REPRODUCED: "✅ reproduced",
-    PARTLY: "🟡 partly",
-    NOT_REPRODUCED: "❌ not reproduced",
-    CORRECTED: "✏️ corrected",
-    NOT_MEASURED: "⚪ not measured",
+BADGES = {  # plain text: headless and print fonts often lack emoji
+    REPRODUCED: "**reproduced**",
+    PARTLY: "partly",
+    NOT_REPRODUCED: "**not reproduced**",
+    CORRECTED: "**corrected**",
+    NOT_MEASURED: "not measured",
 }
 CHAPTER_TITLES = {
     "01_observations": "1. Observations",
@@ -503,7 +503,7 @@ def render(table: list[dict[str, str]], chapters: list[str]) -> str:
         "in `scripts/scorecard.py` (no verdict is typed by hand). *Corrected* means the claim's",
         "picture holds but a stated constant or number is wrong; the chapter gives the right one.",
         "",
-        "Summary: " + ", ".join(f"{BADGES[v]}: {n}" for v, n in counts.items() if n) + ".",
+        "Summary: " + ", ".join(f"{v}: {n}" for v, n in counts.items() if n) + ".",
         "",
         "| § | claim | chapter | measured | verdict |",
         "| --- | --- | --- | --- | --- |",
@@ -512,10 +512,8 @@ def render(table: list[dict[str, str]], chapters: list[str]) -> str:
         title = CHAPTER_TITLES.get(r["chapter"], r["chapter"])
         built = r["chapter"] in chapters  # a partial build (--only) links built chapters only
         link = f"[{title}](../notebooks/{r['chapter']}.ipynb)" if built else title
-        claim = r["claim"].replace("|", "\\|")
-        lines.append(
-            f"| {r['section']} | {claim} | {link} | {r['measured']} | {BADGES[r['verdict']]} |"
-        )
+        claim, measured = (r[k].replace("|", "\\|") for k in ("claim", "measured"))
+        lines.append(f"| {r['section']} | {claim} | {link} | {measured} | {BADGES[r['verdict']]} |")
     lines += ["", "## Chapters", ""]
     lines += [f"- [{CHAPTER_TITLES.get(c, c)}](../notebooks/{c}.ipynb)" for c in chapters]
     return "\n".join(lines) + "\n"

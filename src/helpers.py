@@ -74,7 +74,6 @@ __all__ = [
     "plot_grouped_bars",
     "glue",
     "save_metrics",
-    "in_colab",
     "markdown_table",
     "glue_figure",
 ]
@@ -2439,11 +2438,6 @@ class Explorer:
 # ============================================================================================
 # Book utilities
 # ============================================================================================
-
-
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in __import__("sys").modules
 
 
 def glue_figure(name: str, fig: Any, dpi: int = 100) -> None:
