@@ -47,7 +47,9 @@ def test_colab_badge_and_setup_cell(src):
     assert "torch" not in setup.source.split("REPO")[1], "the setup must not reinstall torch"
     body = "\n".join(c.source for c in cells)
     if src.stem not in CPU_ONLY:
-        assert "default_device()" in body, "chapters use CUDA when it is available"
+        # directly, or through H.Explorer, which calls default_device() itself
+        uses_cuda = "default_device()" in body or "H.Explorer(" in body
+        assert uses_cuda, "chapters use CUDA when it is available"
     assert not re.search(r"[\"'](\.\./|src/|notebooks/)", body), "no repository-relative paths"
 
 
