@@ -78,7 +78,7 @@ untrained = H.load_model(f"{trained.name}_untrained", seed=seed, device=device)
 vgg = H.load_model("vgg16_untrained", seed=seed, device=device)
 models = {"trained": trained, "untrained": untrained, "vgg16_untrained": vgg}
 for m in models.values():
-    m.model.requires_grad_(False)  # only the input gradient is needed: 5x faster backward
+    m.model.requires_grad_(False)  # only the input gradient is needed
 LABEL = {
     "trained": f"{trained.name} (trained)",
     "untrained": f"{untrained.name.removesuffix('_untrained')} (untrained)",
