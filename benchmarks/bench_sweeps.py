@@ -49,10 +49,7 @@ x = H.preprocess(H.load_image("chelsea", side), "centered")
 net = H.FullyConnectedNet((3, side, side), hidden, seed=0)
 rss0 = status_mb("VmRSS")
 t, c = time.perf_counter(), time.process_time()
-if method == "fc_map_sweep":
-    H.fc_map_sweep(net, x, [hidden])
-else:
-    net.maps(x, [0], "guided")
+H.fc_map_sweep(net, x, [hidden])
 wall, cpu = time.perf_counter() - t, time.process_time() - c
 peak = status_mb("VmHWM")
 print(json.dumps({"wall": wall, "cpu": cpu, "rss0_mb": rss0, "peak_mb": peak}))
@@ -92,9 +89,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-224", action="store_true", help="skip the 224 x 224 FC run")
-    parser.add_argument(
-        "--baseline-224", action="store_true", help="also time FullyConnectedNet.maps at 224"
-    )
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -129,24 +123,18 @@ def main() -> None:
     cases = {
         "sweep, 10 sizes (fc_map_sweep)": lambda: H.fc_map_sweep(fc, x64, FC_SIZES),
         "largest member (fc_map_sweep)": lambda: H.fc_map_sweep(fc, x64, FC_SIZES[-1:]),
-        "sweep, 10 sizes (FullyConnectedNet.maps)": lambda: fc.maps(x64, [0], "guided", FC_SIZES),
-        "largest member (FullyConnectedNet.maps)": lambda: fc.maps(x64, [0], "guided"),
     }
     t = interleaved(cases, args.repeats)
     for name, (wall, cpu) in t.items():
         print(f"  {name:42s} {wall:7.2f} s wall {cpu:7.2f} s cpu")
-    for method in ("fc_map_sweep", "FullyConnectedNet.maps"):
-        r = t[f"sweep, 10 sizes ({method})"][0] / t[f"largest member ({method})"][0]
-        print(f"  {method}: sweep / largest member: {r:.2f}  [target <= 1.3: {verdict(r <= 1.3)}]")
-    r = t["largest member (FullyConnectedNet.maps)"][0] / t["largest member (fc_map_sweep)"][0]
-    print(f"  FullyConnectedNet.maps / fc_map_sweep, N_h = 100000: {r:.2f}")
+    r = t["sweep, 10 sizes (fc_map_sweep)"][0] / t["largest member (fc_map_sweep)"][0]
+    print(f"  sweep / largest member: {r:.2f}  [target <= 1.3: {verdict(r <= 1.3)}]")
 
     print("\n== FC, N_h = 100000, one map in a fresh process (time, peak RSS) ==")
-    rows = [(64, "fc_map_sweep", 15, 1536), (64, "FullyConnectedNet.maps", 15, 1536)]
+    # FullyConnectedNet.maps (and so backprop_map on the FC net) is this same stream.
+    rows = [(64, "fc_map_sweep", 15, 1536)]
     if not args.skip_224:
         rows.append((224, "fc_map_sweep", 180, 2048))
-        if args.baseline_224:
-            rows.append((224, "FullyConnectedNet.maps", 180, 2048))
     for side, method, t_max, mb_max in rows:
         res = child(side, FC_SIZES[-1], method)
         ok = res["wall"] <= t_max and res["peak_mb"] <= mb_max

@@ -116,12 +116,7 @@ for k in tqdm(kernel_sizes, desc="kernels"):
 _ = H.glue("kernels", ", ".join(map(str, kernel_sizes)))
 
 # %% tags=["remove-output"]
-panels = [raw_conv[0]] + list(fig3)
-half = (len(panels) + 1) // 2
-fig = H.plot_grid([panels[:half], panels[half:]], cell=1.9)
-for ax, title in zip(fig.axes, ["input"] + [f"N = {n}" for n in conv_sizes], strict=False):
-    ax.set_title(title, fontsize=9)
-fig.tight_layout()
+fig = H.plot_sweep(raw_conv[0], list(fig3), [f"N = {n}" for n in conv_sizes])
 H.glue_figure("fig_figure3", fig)
 H.glue("conv_size", conv_size)
 _ = H.glue("kernel_size", kernel_size)
@@ -163,12 +158,7 @@ H.glue("fc_max", max(fc_sizes))
 _ = H.glue("fc_weights_g", max(fc_sizes) * xs_fc[0].numel() / 1e9)
 
 # %% tags=["remove-output"]
-panels = [raw_fc[0]] + list(fc_maps[0][:, 0])
-half = (len(panels) + 1) // 2
-fig = H.plot_grid([panels[:half], panels[half:]], cell=1.9)
-for ax, title in zip(fig.axes, ["input"] + [f"$N_h$ = {n}" for n in fc_sizes], strict=False):
-    ax.set_title(title, fontsize=9)
-fig.tight_layout()
+fig = H.plot_sweep(raw_fc[0], list(fc_maps[0][:, 0]), [f"$N_h$ = {n}" for n in fc_sizes])
 H.glue_figure("fig_figure4", fig)
 _ = H.glue("fc_size", fc_size)
 

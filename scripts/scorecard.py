@@ -189,24 +189,16 @@ def _adversarial(m: Metrics) -> tuple[str, bool, bool]:
     return f"{text} ({flipped:.0%} flipped)", ordered and flipped > 0.5, ordered
 
 
-def _todo_plain(m: Metrics) -> tuple[str, bool, bool]:
-    trained = float(get(m, "todo.trained.plain.autocorr"))
-    untrained = float(get(m, "todo.untrained.plain.autocorr"))
-    return (
-        f"lag-1 autocorr {trained:.3f} vs {untrained:.3f} untrained",
-        trained > untrained + 0.1,
-        trained > untrained,
-    )
+def _trained_above_untrained(key: str, label: str) -> Callable[[Metrics], tuple[str, bool, bool]]:
+    """Chapter 6's TODO numbers: ``todo.<trained|untrained>.<key>``; holds by a 0.1 margin."""
 
+    def measure(m: Metrics) -> tuple[str, bool, bool]:
+        trained = float(get(m, f"todo.trained.{key}"))
+        untrained = float(get(m, f"todo.untrained.{key}"))
+        text = f"{label} {trained:.3f} vs {untrained:.3f} untrained"
+        return text, trained > untrained + 0.1, trained > untrained
 
-def _todo_edges(m: Metrics) -> tuple[str, bool, bool]:
-    trained = float(get(m, "todo.trained.guided.edges_spearman"))
-    untrained = float(get(m, "todo.untrained.guided.edges_spearman"))
-    return (
-        f"edge ρ {trained:.3f} vs {untrained:.3f} untrained",
-        trained > untrained + 0.1,
-        trained > untrained,
-    )
+    return measure
 
 
 MODELS = ("trained", "untrained", "vgg16_untrained")
@@ -438,13 +430,13 @@ CLAIMS: list[Claim] = [
         "TODO 1",
         "The plain saliency map of a trained net has structure",
         "06_beyond_the_draft",
-        custom(_todo_plain),
+        custom(_trained_above_untrained("plain.autocorr", "lag-1 autocorr")),
     ),
     Claim(
         "TODO 2",
         "GBP of a trained convnet captures edges",
         "06_beyond_the_draft",
-        custom(_todo_edges),
+        custom(_trained_above_untrained("guided.edges_spearman", "edge ρ")),
     ),
     Claim(
         "ICML",

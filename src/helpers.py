@@ -62,7 +62,6 @@ __all__ = [
     "spearman",
     "ssim",
     "similarity",
-    "similarity_matrix",
     "similarity_matrices",
     "mean_offdiagonal",
     "cosine",
@@ -70,6 +69,7 @@ __all__ = [
     "noise_to_signal",
     "normalize_map",
     "plot_grid",
+    "plot_sweep",
     "plot_heatmaps",
     "plot_grouped_bars",
     "glue",
@@ -1650,24 +1650,6 @@ def similarity(a: Any, b: Any) -> dict[str, float]:
     }
 
 
-def similarity_matrix(maps: Sequence[Any], metric: str = "pearson") -> np.ndarray:
-    """Pairwise similarity ``(T, T)`` of ``T`` maps by ``metric`` (a key of :func:`similarity`)."""
-    fns = {
-        "pearson": pearson,
-        "ssim": ssim,
-        "spearman": spearman,
-        "spearman_abs": partial(spearman, absolute=True),
-    }
-    if metric not in fns:
-        raise ValueError(f"unknown metric {metric!r}; use one of {sorted(fns)}")
-    n = len(maps)
-    out = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            out[i, j] = out[j, i] = fns[metric](maps[i], maps[j])
-    return out
-
-
 def relative_error(m: Any, ref: Any) -> float:
     """``||m - a ref|| / ||a ref||`` after the best scalar fit ``a`` (= ``sqrt(1/cos^2 - 1)``)."""
     cos = cosine(m, ref)
@@ -1684,9 +1666,10 @@ def similarity_matrices(
 ) -> dict[str, np.ndarray]:
     """``{metric: (T, T)}`` pairwise similarities of ``T`` maps, several metrics at once.
 
-    The values of :func:`similarity_matrix`, computed faster: Pearson is one ``np.corrcoef`` of
-    the flattened maps, Spearman (``"spearman"``, ``"spearman_abs"``) one ``np.corrcoef`` of
-    their ranks (each map ranked once), SSIM normalizes each map once.
+    Entry ``(i, j)`` is :func:`pearson`, :func:`ssim` or :func:`spearman` (``absolute`` for
+    ``"spearman_abs"``) of maps ``i`` and ``j``, computed at once: Pearson is one
+    ``np.corrcoef`` of the flattened maps, Spearman one ``np.corrcoef`` of their ranks (each
+    map ranked once), SSIM normalizes each map once.
     """
     from scipy.stats import rankdata
     from skimage.metrics import structural_similarity
@@ -1831,6 +1814,21 @@ def plot_grid(
                 ax.set_ylabel(row_labels[r], fontsize=9)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(image: Any, maps: Sequence[Any], labels: Sequence[str], rows: int = 2):
+    """The input, then one map per sweep member, over ``rows`` rows titled ``labels``.
+
+    ``image`` and each map are ``(3, H, W)``; ``labels`` names the maps (``len(maps)`` of them).
+    Returns the matplotlib figure (Figures 3 and 4 of the paper).
+    """
+    panels, titles = [image, *maps], ["input", *labels]
+    per_row = math.ceil(len(panels) / rows)
+    fig = plot_grid([panels[r * per_row : (r + 1) * per_row] for r in range(rows)], cell=1.9)
+    for ax, title in zip(fig.axes, titles, strict=False):
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -162,13 +162,20 @@ def test_class_targets():
         H.class_targets([1000], 3)
 
 
-def test_similarity_matrices_match_similarity_matrix():
+def test_similarity_matrices_match_the_pairwise_definitions():
     gen = torch.Generator().manual_seed(0)
     base = torch.randn(3, 24, 24, generator=gen)
     maps = [base + 0.7 * torch.randn(3, 24, 24, generator=gen) for _ in range(4)]
     fast = H.similarity_matrices(maps, ("pearson", "ssim", "spearman", "spearman_abs"))
+    pairwise = {  # the definitions, one pair at a time
+        "pearson": H.pearson,
+        "ssim": H.ssim,
+        "spearman": H.spearman,
+        "spearman_abs": lambda a, b: H.spearman(a, b, absolute=True),
+    }
     for metric, mat in fast.items():
-        np.testing.assert_allclose(mat, H.similarity_matrix(maps, metric), atol=1e-10)
+        ref = np.array([[pairwise[metric](a, b) for b in maps] for a in maps])
+        np.testing.assert_allclose(mat, ref, atol=1e-10)
     off = fast["pearson"][~np.eye(4, dtype=bool)]
     assert H.mean_offdiagonal(fast["pearson"]) == pytest.approx(off.mean())
 

@@ -62,7 +62,7 @@ def test_metrics_against_definitions():
     assert H.spearman(a, -a, absolute=True) == pytest.approx(1.0)
     assert H.ssim(a, 3 * a + 1) == pytest.approx(1.0)  # min-max normalization first
     assert H.ssim(a, rng.normal(size=a.shape)) < 0.2
-    m = H.similarity_matrix([a, b, -a])
+    m = H.similarity_matrices([a, b, -a], ("pearson",))["pearson"]
     assert m.shape == (3, 3) and np.allclose(np.diag(m), 1) and m[0, 2] == pytest.approx(-1)
     assert H.relative_error(2 * a, a) == pytest.approx(0.0, abs=1e-6)
     cos = H.cosine(a, b)
