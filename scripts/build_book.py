@@ -21,7 +21,13 @@ from pathlib import Path
 
 import papermill
 import yaml
-from scorecard import write_scorecard
+from scorecard import (
+    load_metrics,
+    model_statement,
+    trained_models,
+    verdict_counts,
+    write_scorecard,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = 900
@@ -132,9 +138,20 @@ def main() -> None:
                 continue
             print(f"executing {nb.name} ...", flush=True)
             print(f"  {nb.stem}: {execute(nb, src, metrics):.1f} s", flush=True)
-    write_scorecard(metrics, src / "book" / "scorecard.md", staged_chapters(src))
+    table = write_scorecard(metrics, src / "book" / "scorecard.md", staged_chapters(src))
     build_html(src, build)
     print(f"book: {build / 'html' / 'index.html'}")
+    report(table, model_statement(trained_models(load_metrics(metrics))))
+
+
+def report(table: list[dict[str, str]], models: str) -> None:
+    """Say which trained network this build used, in the log and, on GitHub Actions, in the
+    run's summary page (``$GITHUB_STEP_SUMMARY``)."""
+    print(models.replace("**", ""))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(f"## make book\n\n{models}\n\nScorecard: {verdict_counts(table)}.\n")
 
 
 if __name__ == "__main__":

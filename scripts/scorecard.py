@@ -37,6 +37,12 @@ CHAPTER_TITLES = {
     "05_explorer": "5. Explorer",
     "06_beyond_the_draft": "6. Beyond the draft",
 }
+MODEL_KEYS = ("trained_model", "model")  # where a chapter's metrics name its trained network
+MODEL_LABELS = {
+    "vgg16": "VGG-16 with torchvision's IMAGENET1K_V1 weights, the paper's network",
+    "efficientnet_lite0": "EfficientNet-Lite0 (offline ImageNet checkpoint), standing in for the "
+    "paper's VGG-16, whose weights could not be loaded where this build ran",
+}
 
 Metrics = dict[str, Any]
 
@@ -484,9 +490,39 @@ def rows(metrics: dict[str, Metrics], claims: list[Claim] | None = None) -> list
     return out
 
 
-def render(table: list[dict[str, str]], chapters: list[str]) -> str:
-    """The scorecard page in MyST Markdown; links every chapter in ``chapters``."""
+def trained_models(metrics: dict[str, Metrics]) -> dict[str, list[str]]:
+    """Which trained network each chapter used: ``{model name: [chapter stems]}``."""
+    used: dict[str, list[str]] = {}
+    for chapter, m in metrics.items():
+        name = next((m[k] for k in MODEL_KEYS if isinstance(m.get(k), str)), None)
+        if name is not None:
+            used.setdefault(name, []).append(chapter)
+    return used
+
+
+def model_statement(used: dict[str, list[str]]) -> str:
+    """One sentence naming the trained network(s) this build used, and where."""
+    if not used:
+        return "No chapter that uses a trained network was executed in this build."
+    parts = []
+    for name, chapters in used.items():
+        numbers = [CHAPTER_TITLES.get(c, c).split(". ", 1)[0] for c in chapters]
+        where = f"chapter {numbers[0]}" if len(numbers) == 1 else f"chapters {', '.join(numbers)}"
+        parts.append(f"**{MODEL_LABELS.get(name, name)}** ({where})")
+    return "Trained network in this build: " + "; ".join(parts) + "."
+
+
+def verdict_counts(table: list[dict[str, str]]) -> str:
+    """``"reproduced: 18, partly: 4, ..."``: how many claims got each verdict."""
     counts = {v: sum(r["verdict"] == v for r in table) for v in BADGES}
+    return ", ".join(f"{v}: {n}" for v, n in counts.items() if n)
+
+
+def render(
+    table: list[dict[str, str]], chapters: list[str], used: dict[str, list[str]] | None = None
+) -> str:
+    """The scorecard page in MyST Markdown; links every chapter in ``chapters`` and names the
+    trained network(s) in ``used`` (:func:`trained_models`)."""
     lines = [
         "# Reproduction scorecard",
         "",
@@ -495,7 +531,9 @@ def render(table: list[dict[str, str]], chapters: list[str]) -> str:
         "in `scripts/scorecard.py` (no verdict is typed by hand). *Corrected* means the claim's",
         "picture holds but a stated constant or number is wrong; the chapter gives the right one.",
         "",
-        "Summary: " + ", ".join(f"{v}: {n}" for v, n in counts.items() if n) + ".",
+        f"Summary: {verdict_counts(table)}.",
+        "",
+        model_statement(used or {}),
         "",
         "| § | claim | chapter | measured | verdict |",
         "| --- | --- | --- | --- | --- |",
@@ -512,8 +550,9 @@ def render(table: list[dict[str, str]], chapters: list[str]) -> str:
 
 
 def write_scorecard(metrics_dir: Path, out_md: Path, chapters: list[str]) -> list[dict[str, str]]:
-    table = rows(load_metrics(metrics_dir))
-    out_md.write_text(render(table, chapters))
+    metrics = load_metrics(metrics_dir)
+    table = rows(metrics)
+    out_md.write_text(render(table, chapters, trained_models(metrics)))
     return table
 
 

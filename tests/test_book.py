@@ -22,12 +22,21 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"]["branch"]
 sys.path.insert(0, str(ROOT / "scripts"))
+import build_book  # noqa: E402
 import scorecard  # noqa: E402
 
 
 def test_repository_settings():
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPO_URL)
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+def test_readme_links_the_published_book():
+    owner, name = REPO_URL.removeprefix("https://github.com/").split("/")
+    pages = f"https://{owner.lower()}.github.io/{name}/"  # where GitHub Pages serves this repo
+    readme = (ROOT / "README.md").read_text()
+    assert f"<{pages}>" in readme, f"README does not link the published book at {pages}"
+    assert "Which trained model ran" in readme
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
@@ -86,6 +95,31 @@ def test_scorecard_verdicts_come_from_numbers():
     assert [r["verdict"] for r in table] == ["reproduced", "reproduced", "not reproduced"]
     page = scorecard.render(table, ["02", "04"])
     assert "../notebooks/02.ipynb" in page and "../notebooks/04.ipynb" in page
+
+
+def test_scorecard_and_run_summary_name_the_trained_network(tmp_path, monkeypatch, capsys):
+    metrics = {
+        "01_observations": {"trained_model": "vgg16"},
+        "02_derivation": {"c": 1.0},
+        "06_beyond_the_draft": {"model": "efficientnet_lite0"},
+    }
+    used = scorecard.trained_models(metrics)
+    assert used == {"vgg16": ["01_observations"], "efficientnet_lite0": ["06_beyond_the_draft"]}
+    page = scorecard.render([], ["01_observations"], used)
+    assert (
+        "**VGG-16 with torchvision's IMAGENET1K_V1 weights, the paper's network** (chapter 1)"
+        in page
+    )
+    assert "**EfficientNet-Lite0" in page and "(chapter 6)" in page
+    assert "No chapter that uses a trained network" in scorecard.render([], [], {})
+    # On GitHub Actions the same sentence goes to the run's summary page.
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    table = [{"verdict": "reproduced"}, {"verdict": "corrected"}]
+    build_book.report(table, scorecard.model_statement({"vgg16": ["01_observations"]}))
+    assert "Trained network in this build: **VGG-16" in summary.read_text()
+    assert "reproduced: 1, corrected: 1" in summary.read_text()
+    assert "Trained network in this build: VGG-16" in capsys.readouterr().out
 
 
 def test_every_chapter_has_scorecard_claims():
