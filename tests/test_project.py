@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jupytext
@@ -70,12 +71,47 @@ def test_torch_has_lower_bounds_only():
             assert ">=" in req and "<" not in req and "==" not in req, req
 
 
+WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
+
+
+def _steps(job: dict, action: str) -> list[dict]:
+    return [s for s in job["steps"] if s.get("uses", "").startswith(action + "@")]
+
+
 def test_workflow_calls_the_readme_commands():
-    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    wf = yaml.safe_load(WORKFLOW.read_text())
     runs = [s["run"] for job in wf["jobs"].values() for s in job["steps"] if "run" in s]
     make = [r for r in runs if r.startswith("make ")]
     assert make == ["make test", "make book", "make check-html"]  # book needs test
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{cmd}`" in readme or cmd in readme for cmd in set(make))
     assert all(len(r.splitlines()) == 1 for r in runs), "no multi-line copies of make's steps"
-    assert wf["jobs"]["test"]["timeout-minutes"] and wf["jobs"]["book"]["timeout-minutes"]
+    assert all(job["timeout-minutes"] for job in wf["jobs"].values())
+
+
+def test_workflow_publishes_the_book():
+    wf = yaml.safe_load(WORKFLOW.read_text())
+    on, jobs = wf[True], wf["jobs"]  # YAML 1.1 reads the key `on` as True
+    assert "pull_request" in on and on["push"]["branches"] == ["main"]
+    test, book, deploy = jobs["test"], jobs["book"], jobs["deploy"]
+    assert "if" not in test  # every pull request and push runs make test
+    assert book["needs"] == "test" and "refs/heads/main" in book["if"]
+    for job in (test, book):  # pip downloads cached between runs
+        (setup,) = _steps(job, "actions/setup-python")
+        assert setup["with"]["cache"] == "pip"
+    # torchvision's weights directory, cached under a key holding torchvision's version
+    (cache,) = _steps(book, "actions/cache")
+    assert cache["with"]["path"].endswith("torch/hub/checkpoints")
+    assert "torchvision-${{ steps.torchvision.outputs.version }}" in cache["with"]["key"]
+    (version,) = [s for s in book["steps"] if s.get("id") == "torchvision"]
+    assert "torchvision==" in version["run"] and "constraints.txt" in version["run"]
+    # executed chapters and metrics are kept even when a chapter fails
+    (upload,) = _steps(book, "actions/upload-artifact")
+    assert upload["if"] == "always()"
+    assert {"_build/src/notebooks/", "_build/metrics/"} <= set(upload["with"]["path"].split())
+    (pages,) = _steps(book, "actions/upload-pages-artifact")
+    assert pages["with"]["path"] == "_build/html"
+    assert deploy["needs"] == "book" and _steps(deploy, "actions/deploy-pages")
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    uses = [s["uses"] for job in jobs.values() for s in job["steps"] if "uses" in s]
+    assert all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
