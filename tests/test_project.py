@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import jupytext
@@ -89,7 +91,7 @@ def test_workflow_calls_the_readme_commands():
     assert all(job["timeout-minutes"] for job in wf["jobs"].values())
 
 
-def test_workflow_publishes_the_book():
+def test_workflow_publishes_the_book(tmp_path):
     wf = yaml.safe_load(WORKFLOW.read_text())
     on, jobs = wf[True], wf["jobs"]  # YAML 1.1 reads the key `on` as True
     assert "pull_request" in on and on["push"]["branches"] == ["main"]
@@ -104,7 +106,11 @@ def test_workflow_publishes_the_book():
     assert cache["with"]["path"].endswith("torch/hub/checkpoints")
     assert "torchvision-${{ steps.torchvision.outputs.version }}" in cache["with"]["key"]
     (version,) = [s for s in book["steps"] if s.get("id") == "torchvision"]
-    assert "torchvision==" in version["run"] and "constraints.txt" in version["run"]
+    out = tmp_path / "github_output"  # run the step as the runner would
+    env = {**os.environ, "GITHUB_OUTPUT": str(out)}
+    subprocess.run(["bash", "-c", version["run"]], cwd=ROOT, env=env, check=True)
+    pinned = re.search(r"^torchvision==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M)
+    assert out.read_text() == f"version={pinned.group(1)}\n"
     # executed chapters and metrics are kept even when a chapter fails
     (upload,) = _steps(book, "actions/upload-artifact")
     assert upload["if"] == "always()"
