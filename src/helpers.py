@@ -2059,6 +2059,13 @@ def _decode_upload(data: bytes, name: str, size: int) -> torch.Tensor:
         os.unlink(f.name)
 
 
+def _show_png(image: Any, png: bytes) -> None:
+    """Put PNG bytes in an ``ipywidgets.Image``; an empty panel is hidden, since a browser draws
+    an image without data as a broken-image icon (seen in JupyterLab)."""
+    image.value = png
+    image.layout.visibility = "visible" if png else "hidden"
+
+
 def _png(rgb: np.ndarray) -> bytes:
     """PNG bytes of an ``(H, W, 3)`` or ``(H, W)`` array in [0, 1]."""
     import io
@@ -2306,7 +2313,9 @@ class Explorer:
             "rule": W.ToggleButtons(options=list(RULES), value=d.rule, description="rule"),
             "n": W.IntText(value=d.n, description="N or N_h", style=wide, **lazy),
             "kernel_size": W.IntSlider(value=d.kernel_size, min=1, max=15, description="k", **lazy),
-            "padding": W.ToggleButtons(options=["valid", "same"], value=d.padding),
+            "padding": W.ToggleButtons(
+                options=["valid", "same"], value=d.padding, description="padding"
+            ),
             "logit": W.Combobox(value=str(d.logit), options=self.LOGITS, description="logit"),
             "logit2": W.Combobox(
                 value=str(d.logit2 or ""),
@@ -2399,7 +2408,8 @@ class Explorer:
         if r.error is not None:
             self.status.value = f'<b style="color:#b00020">error:</b> {html.escape(r.error)}'
             for caption, image in self.panels:
-                caption.value, image.value = "", b""
+                caption.value = ""
+                _show_png(image, b"")
             self.numbers.value = ""
             return
         s, blank = r.settings, (None, "")
@@ -2410,11 +2420,11 @@ class Explorer:
         for (caption, image), (a, text) in zip(self.panels, shown, strict=True):
             caption.value = html.escape(text)
             if a is None:
-                image.value = b""
+                _show_png(image, b"")
             elif a is r.image:
-                image.value = _png(a.permute(1, 2, 0).numpy())
+                _show_png(image, _png(a.permute(1, 2, 0).numpy()))
             else:
-                image.value = _png(normalize_map(a).transpose(1, 2, 0))
+                _show_png(image, _png(normalize_map(a).transpose(1, 2, 0)))
 
         def fmt(v: float | None) -> str:
             return "-" if v is None else f"{v:.3f}"
@@ -2425,8 +2435,9 @@ class Explorer:
             for lab, a, b in zip(r.labels, lims, r.rho_input, strict=True)
         )
         pair = "" if r.rho_logits is None else f"; between the two maps {r.rho_logits:.3f}"
-        self.numbers.value = (
-            "<table><tr><th>logit</th><th>Pearson with limit</th><th>with input</th></tr>"
+        self.numbers.value = (  # cell padding: JupyterLab's table style sets none
+            '<table style="border-spacing: 1.5em 0"><tr><th>logit</th>'
+            "<th>Pearson with limit</th><th>with input</th></tr>"
             f"{rows}</table>Pearson correlation{pair}."
         )
         slow = f" (slower setting: {html.escape(r.slow)})" if r.slow else ""

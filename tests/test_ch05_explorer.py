@@ -142,9 +142,11 @@ def test_widget_shows_errors_and_recovers():
     ex = H.Explorer(S(n=64), device="cpu")
     ex.widget()
     assert ex.last.error is None and all(len(img.value) > 0 for _, img in ex.panels)
+    assert all(img.layout.visibility == "visible" for _, img in ex.panels)
     r = ex.set(n=0)  # as a reader typing 0
     assert r.error and "error" in ex.status.value and "positive integer" in ex.status.value
-    assert all(len(img.value) == 0 for _, img in ex.panels)
+    # no broken-image icons where the maps were: empty panels are hidden
+    assert all(len(img.value) == 0 and img.layout.visibility == "hidden" for _, img in ex.panels)
     ex.controls["upload"].value = upload(b"garbage", "holiday.jpg")
     assert ex.controls["photo"].value == "upload: holiday.jpg"
     assert "cannot read image file holiday.jpg" in ex.status.value
@@ -154,6 +156,12 @@ def test_widget_shows_errors_and_recovers():
     assert ex.last.image.shape == (3, 64, 64) and "N=64" in ex.status.value
     r = ex.set(photo="chelsea", rule="plain", logit2="")
     assert r.maps.shape[0] == 1 and len(ex.panels[2][1].value) == 0
+    assert [img.layout.visibility for _, img in ex.panels] == [
+        "visible",
+        "visible",
+        "hidden",
+        "visible",
+    ]
 
 
 def test_chapter_grid(m):
