@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,16 @@ def stage(src: Path, only: list[str] | None, keep_notebooks: bool) -> None:
         toc["parts"] = [p for p in toc.get("parts", []) if p["chapters"]]
     (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     shutil.copytree(ROOT / "book", src / "book")
+    if only:  # a partial build: the landing page cannot link the chapters left out
+        intro = src / "book" / "intro.md"
+        intro.write_text(
+            re.sub(r"\{doc\}`\.\./notebooks/(\w+)`", lambda m: _link(m, only), intro.read_text())
+        )
+
+
+def _link(match: re.Match, only: list[str]) -> str:
+    stem = match.group(1)
+    return match.group(0) if stem in only else f"*{stem}* (not in this partial build)"
 
 
 def staged_chapters(src: Path) -> list[str]:

@@ -127,3 +127,16 @@ def test_every_chapter_has_scorecard_claims():
     for src in SOURCES:
         if src.stem != "05_explorer":  # the explorer makes no claim of the paper
             assert src.stem in chapters, f"no scorecard claim is tested by {src.stem}"
+
+
+def test_partial_build_stages_only_what_it_links(tmp_path):
+    src = tmp_path / "src"
+    build_book.stage(src, ["04_filter_sweeps"], keep_notebooks=False)
+    assert build_book.staged_chapters(src) == ["04_filter_sweeps"]
+    intro = (src / "book" / "intro.md").read_text()
+    linked = re.findall(r"\{doc\}`\.\./notebooks/(\w+)`", intro)
+    assert linked == ["04_filter_sweeps"], linked  # Sphinx -W fails on links to left-out pages
+    assert "*01_observations* (not in this partial build)" in intro
+    full = tmp_path / "full"
+    build_book.stage(full, None, keep_notebooks=False)
+    assert (full / "book" / "intro.md").read_text() == (ROOT / "book" / "intro.md").read_text()
