@@ -34,7 +34,7 @@ check-html: $(STAMP)
 
 # Regenerate the paired .ipynb files from the reviewed .py sources (outputs stay stripped).
 sync: $(STAMP)
-	$(PY) -m jupytext --sync notebooks/*.py
+	$(PY) -m jupytext --to ipynb --update notebooks/*.py  # writes the .ipynb only
 
 # Rewrite tests/baselines/*.json from the chapters' smoke runs (after an intended change).
 baselines: $(STAMP)
