@@ -218,15 +218,8 @@ _ = H.glue("fc_fit_min", fc_fit_min)
 
 
 # %%
-def seed_slopes(n: list[int], err: np.ndarray, n_min: int) -> np.ndarray:
-    """Fitted log-log slope of every run (rows of ``err`` reshaped to (runs, S))."""
-    keep = np.asarray(n) >= n_min
-    runs = err.reshape(-1, len(n))[:, keep]
-    return np.array([H.loglog_fit(np.asarray(n)[keep], e)[0] for e in runs])
-
-
-slopes = {k: seed_slopes(conv_sizes, conv_err[k], conv_fit_min) for k in kernel_sizes}
-fc_slopes = seed_slopes(fc_sizes, fc_err, fc_fit_min)
+slopes = {k: H.loglog_slopes(conv_sizes, conv_err[k], conv_fit_min) for k in kernel_sizes}
+fc_slopes = H.loglog_slopes(fc_sizes, fc_err, fc_fit_min)  # one slope per photo and seed
 rows = [[f"convnet, k = {k}", v.mean(), v.std(), -0.5] for k, v in slopes.items()]
 rows.append([f"FC, {fc_size}x{fc_size}", fc_slopes.mean(), fc_slopes.std(), -0.5])
 H.glue("slope_table", Markdown(H.markdown_table(["sweep", "slope", "std", "law"], rows)))
@@ -240,6 +233,9 @@ H.glue("k_ratio", float(ratio))
 H.glue("k_ratio_sqrtp", float(np.sqrt(k_hi**2 / k_lo**2)))
 H.glue("conv_slope", float(slopes[kernel_size].mean()))
 H.glue("fc_slope", float(fc_slopes.mean()))
+
+# %%
+# measured error over the law's prediction, at the sizes where the law is fitted
 all_conv = np.concatenate(
     [conv_err[k] / H.predicted_relative_error(x, conv_sizes, k) for k in kernel_sizes]
 )[:, np.asarray(conv_sizes) >= conv_fit_min]
@@ -351,41 +347,39 @@ for seed in SEEDS:
             claim[m, "input", "conv"].append(fn(conv16, xb))
             claim[m, "input", "fc"].append(fn(fc_m, xb))
 
-
-def verdict(conv: list[float], fc: list[float], sign: int) -> str:
-    """Which network is better by more than one standard deviation of the difference."""
-    diff = sign * (np.asarray(conv) - np.asarray(fc))
-    if abs(diff.mean()) <= diff.std():
-        return "comparable"
-    return "convnet" if diff.mean() > 0 else "FC"
-
-
+# %%
+WINNER = {"first": "convnet", "second": "FC", "comparable": "comparable"}
 rows, table = [], {}
 for m, (_, sign) in CLAIM.items():
     for r in ("limit", "input"):
         c, f = claim[m, r, "conv"], claim[m, r, "fc"]
-        v = verdict(c, f, sign)
-        rows.append([f"{m} to {r}", f"{np.mean(c):.3f} ± {np.std(c):.3f}"])
-        rows[-1] += [f"{np.mean(f):.3f} ± {np.std(f):.3f}", v]
+        v = WINNER[H.better_by_one_sd(c, f, sign)]  # a margin of one standard deviation
+        rows.append([f"{m} to {r}", *(f"{np.mean(a):.3f} ± {np.std(a):.3f}" for a in (c, f)), v])
         table[f"{m} to {r}"] = {"conv": float(np.mean(c)), "fc": float(np.mean(f)), "better": v}
 header = ["metric", f"convnet, N = {claim_n}", f"FC, N_h = {claim_hidden}", "better"]
 H.glue("claim_table", Markdown(H.markdown_table(header, rows)))
-H.glue("claim_n", claim_n)
-H.glue("claim_hidden", claim_hidden)
+
+# %%
 eps_c, eps_f = (np.mean(claim["relative error", "limit", net]) for net in ("conv", "fc"))
-H.glue("eps_conv16", float(eps_c))
-H.glue("eps_fc_claim", float(eps_f))
-H.glue("n_equivalent", float(claim_n * (eps_c / eps_f) ** 2))  # error ~ N^(-1/2)
-H.glue("n_fc_wins", sum(v == "FC" for v in (t["better"] for t in table.values())))
-H.glue("n_conv_wins", sum(v == "convnet" for v in (t["better"] for t in table.values())))
-H.glue("n_rows", len(table))
+winners = [t["better"] for t in table.values()]
 claim_holds = table["relative error to limit"]["better"] == "convnet"
-H.glue("claim_word", "holds" if claim_holds else "does not hold")
-H.glue("fc_rel_word", "below" if eps_f < eps_c else "above")
 rho_lim = [H.pearson(lim, xb) for lim, xb in zip(lims_conv, xs_fc, strict=True)]
-H.glue("limit_vs_input", float(np.mean(rho_lim)))
-H.glue("conv16_rho_input", table["Pearson to input"]["conv"])
-_ = H.glue("conv16_rho_limit", table["Pearson to limit"]["conv"])
+for key, value in {
+    "claim_n": claim_n,
+    "claim_hidden": claim_hidden,
+    "eps_conv16": float(eps_c),
+    "eps_fc_claim": float(eps_f),
+    "n_equivalent": float(claim_n * (eps_c / eps_f) ** 2),  # error ~ N^(-1/2)
+    "n_fc_wins": winners.count("FC"),
+    "n_conv_wins": winners.count("convnet"),
+    "n_rows": len(table),
+    "claim_word": "holds" if claim_holds else "does not hold",
+    "fc_rel_word": "below" if eps_f < eps_c else "above",
+    "limit_vs_input": float(np.mean(rho_lim)),
+    "conv16_rho_input": table["Pearson to input"]["conv"],
+    "conv16_rho_limit": table["Pearson to limit"]["conv"],
+}.items():
+    H.glue(key, value)
 
 # %% [markdown]
 # ```{glue:md} claim_table
@@ -440,18 +434,7 @@ _ = H.glue("enough_word", "is not enough" if claim_holds else "is enough")
 
 
 # %% tags=["remove-stderr"]
-border = torch.zeros(x.shape[-2:], dtype=torch.bool)
-border[: kernel_size - 1], border[-(kernel_size - 1) :] = True, True
-border[:, : kernel_size - 1], border[:, -(kernel_size - 1) :] = True, True
-
-
-def border_gain(m: torch.Tensor) -> float:
-    """(||m|| / ||x||) on the border frame of width k - 1, over the same ratio inside."""
-    m, xc = m.cpu(), x.cpu()
-    band, inner = (m[:, border].norm() / xc[:, border].norm()), (m[:, ~border].norm())
-    return float(band / (inner / xc[:, ~border].norm()))
-
-
+border = H.border_mask(x.shape[-2:], kernel_size - 1)  # pixels in fewer than k^2 patches
 i_pad = conv_sizes.index(padding_n)
 pad_res = {}
 for padding in ("valid", "same"):
@@ -464,8 +447,8 @@ for padding in ("valid", "same"):
     w = H.limit_weight(x, kernel_size, padding).cpu()
     pad_res[padding] = {
         "weight_border_over_inside": float(w[border].mean() / w[~border].mean()),
-        "limit_border_gain": border_gain(lim),
-        "gbp_border_gain": float(np.mean([border_gain(r[i_pad]) for r in runs])),
+        "limit_border_gain": H.border_gain(lim, x, border),
+        "gbp_border_gain": float(np.mean([H.border_gain(r[i_pad], x, border) for r in runs])),
         "gbp_pearson_input": float(np.mean([H.pearson(r[i_pad], x) for r in runs])),
         "limit_pearson_input": H.pearson(lim, x),
         "rel_error": float(err[:, i_pad].mean()),
@@ -475,6 +458,8 @@ for padding in ("valid", "same"):
         "map": runs[0][i_pad].cpu(),
         "weight": w,
     }
+
+# %%
 for padding, res in pad_res.items():
     for key, value in res.items():
         if isinstance(value, float):

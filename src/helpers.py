@@ -1480,6 +1480,14 @@ def loglog_fit(n: Any, e: Any) -> tuple[float, float]:
     return float(slope), float(a)
 
 
+def loglog_slopes(n: Sequence[int], err: np.ndarray, n_min: int) -> np.ndarray:
+    """The fitted log-log slope of every run of a sweep over ``n``, sizes below ``n_min`` left
+    out. ``err``: ``(..., S)`` errors with ``S = len(n)``; returns ``(runs,)`` slopes."""
+    keep = np.asarray(n) >= n_min
+    runs = np.asarray(err).reshape(-1, len(n))[:, keep]
+    return np.array([loglog_fit(np.asarray(n)[keep], e)[0] for e in runs])
+
+
 def concentration_fit(
     sizes: Sequence[int], errors: np.ndarray, eps: float = 0.1, n_boot: int = 1000, seed: int = 0
 ) -> dict[str, float]:
@@ -1756,6 +1764,34 @@ def sanity_similarity(a: Any, b: Any) -> dict[str, float]:
     aa, ba = normalize_map(a, "abs99"), normalize_map(b, "abs99")
     ad, bd = normalize_map(a, "diverging"), normalize_map(b, "diverging")
     return {"spearman_abs": spearman(aa, ba), "spearman": spearman(ad, bd), "ssim": ssim(aa, ba)}
+
+
+def better_by_one_sd(a: Sequence[float], b: Sequence[float], sign: int = 1) -> str:
+    """Paired comparison of two methods' scores on the same inputs: ``"first"`` or ``"second"``
+    when the mean difference ``sign * (a - b)`` exceeds its standard deviation, else
+    ``"comparable"``. ``sign``: 1 when higher is better, -1 when lower is better."""
+    diff = sign * (np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    if abs(diff.mean()) <= diff.std():
+        return "comparable"
+    return "first" if diff.mean() > 0 else "second"
+
+
+def border_mask(shape: tuple[int, int], width: int) -> torch.Tensor:
+    """``(H, W)`` bool: True on the frame of ``width`` pixels along the image's edges."""
+    mask = torch.zeros(shape, dtype=torch.bool)
+    if width > 0:
+        mask[:width], mask[-width:], mask[:, :width], mask[:, -width:] = True, True, True, True
+    return mask
+
+
+def border_gain(m: torch.Tensor, x: torch.Tensor, border: torch.Tensor) -> float:
+    """How strongly a map ``m`` ``(C, H, W)`` weights the border of its input ``x`` ``(C, H, W)``
+    relative to the inside: ``(||m|| / ||x||)`` on the ``border`` mask over the same ratio off it
+    (1: the border is weighted like the inside)."""
+    m, x, border = m.cpu(), x.cpu(), border.cpu()
+    band = m[:, border].norm() / x[:, border].norm()
+    inside = m[:, ~border].norm() / x[:, ~border].norm()
+    return float(band / inside)
 
 
 def mean_std(rows: Sequence[dict[str, float]]) -> dict[str, float]:

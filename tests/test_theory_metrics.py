@@ -88,3 +88,21 @@ def test_plot_grid_and_metrics_file(tmp_path):
     assert len(fig.axes) == 4
     path = H.save_metrics(tmp_path, "demo", {"a": np.float32(1.5), 2: torch.tensor([1.0])})
     assert path.read_text().count('"a": 1.5') == 1
+
+
+def test_sweep_slopes_paired_verdicts_and_border_measures():
+    n = [1, 4, 16, 64, 256]
+    err = np.stack([3.0 * np.asarray(n, float) ** -0.5, 2.0 * np.asarray(n, float) ** -1.0])
+    np.testing.assert_allclose(H.loglog_slopes(n, err, n_min=4), [-0.5, -1.0], atol=1e-12)
+    np.testing.assert_allclose(H.loglog_slopes(n, err[None], n_min=1), [-0.5, -1.0], atol=1e-12)
+    # paired scores: a constant gap is decisive, a gap inside the noise is not
+    assert H.better_by_one_sd([0.9, 0.8, 0.7], [0.5, 0.4, 0.3]) == "first"
+    assert H.better_by_one_sd([0.9, 0.8, 0.7], [0.5, 0.4, 0.3], sign=-1) == "second"
+    assert H.better_by_one_sd([1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]) == "comparable"
+    border = H.border_mask((8, 8), 2)
+    assert border.sum() == 64 - 16 and not border[2:6, 2:6].any()
+    assert not H.border_mask((8, 8), 0).any()
+    x = torch.rand(3, 8, 8) + 0.1
+    assert H.border_gain(x, x, border) == pytest.approx(1.0)
+    doubled = torch.where(border, 2 * x, x)  # the border weighted twice as much
+    assert H.border_gain(doubled, x, border) == pytest.approx(2.0)
