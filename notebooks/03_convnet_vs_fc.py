@@ -108,7 +108,7 @@ for seed in tqdm(range(n_seeds), desc="seeds"):
         scores[m_i, r_i, n_i, h_i, seed, b] = fn(maps[net][h_i, b], ref(net, b))
 scores[list(METRICS).index("rel_error"), :, :, RULES.index("plain")] = np.nan  # no signal
 H.glue("target", target)
-_ = H.glue("fc_weights_g", hidden * xs[0].numel() / 1e9)
+H.glue("fc_weights_g", hidden * xs[0].numel() / 1e9)
 
 # %% [markdown]
 # ## Figure 2, redrawn
@@ -134,7 +134,7 @@ H.glue_figure("fig_figure2", fig)
 H.glue("size", size)
 H.glue("n_filters", n_filters)
 H.glue("hidden", hidden)
-_ = H.glue("kernel_size", kernel_size)
+H.glue("kernel_size", kernel_size)
 
 # %% [markdown]
 # ```{glue:figure} fig_figure2
@@ -175,7 +175,7 @@ rows = [
 ]
 H.glue("similarity_table", Markdown(H.markdown_table(header, rows)))
 H.glue("n_seeds", n_seeds)
-_ = H.glue("n_photos", len(photos))
+H.glue("n_photos", len(photos))
 
 # %% [markdown]
 # ```{glue:md} similarity_table
@@ -197,7 +197,7 @@ plain_max = max(
     stat("pearson", ref, net, "plain", lambda a: np.abs(a).max()) for net in NETS for ref in R
 )
 H.glue("plain_max_abs", plain_max)
-_ = H.glue("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
+H.glue("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
 
 # %% [markdown]
 # GBP of the convnet correlates with its limit at $\rho$ =
@@ -247,7 +247,7 @@ need = np.pi**2 * xs[0].numel() / eps_conv**2  # N_h with the FC error equal to 
 H.glue("eps_conv", eps_conv)
 H.glue("eps_fc", float(np.mean(meas["fc"])))
 H.glue("fc_needed_m", need / 1e6)
-_ = H.glue("fc_needed_x", need / hidden)
+H.glue("fc_needed_x", need / hidden)
 
 # %% [markdown]
 # Relative error $\varepsilon$ of the GBP maps to their limits, mean over seeds:
@@ -296,7 +296,7 @@ metrics["seconds"] = time.perf_counter() - start
 metrics["cpu_seconds"] = time.process_time() - cpu_start
 H.save_metrics(out_dir, "03_convnet_vs_fc", metrics)
 H.glue("seconds", metrics["seconds"])
-_ = H.glue("cpu_seconds", metrics["cpu_seconds"])
+H.glue("cpu_seconds", metrics["cpu_seconds"])
 
 # %% [markdown]
 # This page ran in {glue:text}`seconds:.0f` s of wall-clock time and

@@ -78,7 +78,7 @@ x = xs_conv[0]  # the photo of Figure 3
 SEEDS = range(n_seeds)
 metrics = {"n_seeds": n_seeds, "photos": photos, "kernel_size": kernel_size}
 H.glue("n_seeds", n_seeds)
-_ = H.glue("photo", photos[0])
+H.glue("photo", photos[0])
 
 # %% [markdown]
 # ## Figure 3: the convnet with $N = 1, 2, 4, \dots$ filters
@@ -113,13 +113,13 @@ for k in tqdm(kernel_sizes, desc="kernels"):
             valid_runs.append(maps[0])
             if seed == 0:
                 fig3 = maps[0].cpu()  # drawn in Figure 3
-_ = H.glue("kernels", ", ".join(map(str, kernel_sizes)))
+H.glue("kernels", ", ".join(map(str, kernel_sizes)))
 
 # %% tags=["remove-output"]
 fig = H.plot_sweep(raw_conv[0], list(fig3), [f"N = {n}" for n in conv_sizes])
 H.glue_figure("fig_figure3", fig)
 H.glue("conv_size", conv_size)
-_ = H.glue("kernel_size", kernel_size)
+H.glue("kernel_size", kernel_size)
 
 # %% [markdown]
 # ```{glue:figure} fig_figure3
@@ -155,12 +155,12 @@ for seed in tqdm(SEEDS, desc="FC seeds"):
     fc_maps[seed] = maps[:, 0].cpu()
 H.glue("n_photos", len(photos))
 H.glue("fc_max", max(fc_sizes))
-_ = H.glue("fc_weights_g", max(fc_sizes) * xs_fc[0].numel() / 1e9)
+H.glue("fc_weights_g", max(fc_sizes) * xs_fc[0].numel() / 1e9)
 
 # %% tags=["remove-output"]
 fig = H.plot_sweep(raw_fc[0], list(fc_maps[0][:, 0]), [f"$N_h$ = {n}" for n in fc_sizes])
 H.glue_figure("fig_figure4", fig)
-_ = H.glue("fc_size", fc_size)
+H.glue("fc_size", fc_size)
 
 # %% [markdown]
 # ```{glue:figure} fig_figure4
@@ -214,7 +214,7 @@ for ax in axes:
 fig.tight_layout()
 H.glue_figure("fig_laws", fig)
 H.glue("conv_fit_min", conv_fit_min)
-_ = H.glue("fc_fit_min", fc_fit_min)
+H.glue("fc_fit_min", fc_fit_min)
 
 
 # %%
@@ -244,7 +244,7 @@ H.glue("conv_law_hi", float(all_conv.mean(0).max()))
 fc_ratio = (fc_err / fc_pred)[..., np.asarray(fc_sizes) >= fc_fit_min].mean((0, 1))
 H.glue("fc_law_lo", float(fc_ratio.min()))
 H.glue("fc_law_hi", float(fc_ratio.max()))
-_ = H.glue("plain_max", float(max(np.abs(plain_rho).max(), np.abs(fc_plain).max())))
+H.glue("plain_max", float(max(np.abs(plain_rho).max(), np.abs(fc_plain).max())))
 
 # %% [markdown]
 # ```{glue:figure} fig_laws
@@ -296,7 +296,7 @@ H.glue("big_err_max", big_err[-1])
 H.glue("big_pred_max", float(big_pred[-1]))
 H.glue("big_max", max(big_sizes))
 H.glue("big_weights_g", max(big_sizes) * x_big.numel() / 1e9)
-_ = H.glue("big_gb", max(big_sizes) * x_big.numel() * 4 / 1e9)
+H.glue("big_gb", max(big_sizes) * x_big.numel() * 4 / 1e9)
 
 # %% tags=["remove-output"]
 i16 = conv_sizes.index(claim_n) if claim_n in conv_sizes else 0
@@ -305,7 +305,7 @@ fig = H.plot_grid(
     col_labels=["input"] + [f"FC, $N_h$ = {n}" for n in big_sizes] + [f"convnet, N = {claim_n}"],
     cell=2.2,
 )
-_ = H.glue_figure("fig_big_fc", fig)
+H.glue_figure("fig_big_fc", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_big_fc
@@ -409,7 +409,7 @@ H.glue("fc_224_claim", float(big_claim))
 H.glue("fc_224_needed_m", float(max(big_sizes) * (big_claim / c16.mean()) ** 2 / 1e6))
 H.glue("fc_64_needed", float(claim_hidden * (eps_f / eps_c) ** 2))
 H.glue("turn_word", "turns around" if c16.mean() < big_claim else "does not turn around")
-_ = H.glue("enough_word", "is not enough" if claim_holds else "is enough")
+H.glue("enough_word", "is not enough" if claim_holds else "is enough")
 
 # %% [markdown]
 # on {glue:text}`conv_size` x {glue:text}`conv_size` {glue:text}`photo` the convnet with
@@ -468,7 +468,7 @@ H.glue("padding_n", padding_n)
 dev = {p: 100 * abs(r["weight_border_over_inside"] - 1) for p, r in pad_res.items()}
 H.glue("valid_pct", dev["valid"])
 H.glue("same_pct", dev["same"])
-_ = H.glue("alleviate_word", "holds" if dev["same"] < dev["valid"] else "does not hold")
+H.glue("alleviate_word", "holds" if dev["same"] < dev["valid"] else "does not hold")
 
 # %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
@@ -484,7 +484,7 @@ axes[3].axhline(1, color="gray", lw=0.5)
 axes[3].set(xlabel="column", ylabel="weight / inside mean", title="limit's weight, column means")
 axes[3].legend()
 fig.tight_layout()
-_ = H.glue_figure("fig_padding", fig)
+H.glue_figure("fig_padding", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_padding
@@ -558,7 +558,7 @@ metrics["seconds"] = time.perf_counter() - start
 metrics["cpu_seconds"] = time.process_time() - cpu_start
 H.save_metrics(out_dir, "04_filter_sweeps", metrics)
 H.glue("seconds", metrics["seconds"])
-_ = H.glue("cpu_seconds", metrics["cpu_seconds"])
+H.glue("cpu_seconds", metrics["cpu_seconds"])
 
 # %% [markdown]
 # This page ran in {glue:text}`seconds:.0f` s of wall-clock time and

@@ -2524,16 +2524,16 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: st
     return "\n".join(lines)
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Store ``value`` for ``{glue}`` references in the book (myst-nb); print it where myst-nb
-    is absent (Colab, plain Jupyter). Returns ``value``."""
+    is absent (Colab, plain Jupyter). Returns nothing, so that a cell ending in a glue call
+    does not show the value a second time as its result."""
     try:
         from myst_nb import glue as _glue
     except ImportError:
         print(f"{name} = {value}")
-        return value
+        return
     _glue(name, value, display=display)
-    return value
 
 
 def _jsonable(obj: Any) -> Any:

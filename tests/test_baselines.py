@@ -81,6 +81,24 @@ def test_metrics_match_baseline(stem, chapter_runner, tmp_path_factory, update_b
     assert not diffs, f"{stem} drifted from its baseline:\n" + "\n".join(diffs[:20])
 
 
+@pytest.mark.parametrize("stem", STEMS)
+def test_no_visible_cell_shows_a_stray_result(stem, chapter_runner, tmp_path_factory):
+    """A shown cell whose last line is an expression (a glue call returning its value, say)
+    prints that value under the code: on the page it duplicates the glued table or number.
+    Cells whose input is hidden exist to show their result and are exempt."""
+    workdir = tmp_path_factory.mktemp(f"{stem}_cells")
+    chapter_runner(stem, workdir, **smoke_params(stem))
+    nb = json.loads((workdir / f"{stem}.ipynb").read_text())
+    hidden = {"remove-output", "remove-cell", "remove-input", "hide-output"}
+    stray = [
+        "".join(c["source"]).splitlines()[-1]
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and not hidden & set(c["metadata"].get("tags", []))
+        if any(o["output_type"] == "execute_result" for o in c["outputs"])
+    ]
+    assert not stray, f"{stem}: cells show their last expression's value: {stray}"
+
+
 def test_compare_catches_drift():
     want = {"a": 0.5, "b": {"c": [1.0, 2.0]}, "name": "vgg16", "elapsed_s": 3.0}
     assert compare(want | {"elapsed_s": 9.0}, want) == []

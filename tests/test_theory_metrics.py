@@ -106,3 +106,9 @@ def test_sweep_slopes_paired_verdicts_and_border_measures():
     assert H.border_gain(x, x, border) == pytest.approx(1.0)
     doubled = torch.where(border, 2 * x, x)  # the border weighted twice as much
     assert H.border_gain(doubled, x, border) == pytest.approx(2.0)
+
+
+def test_glue_shows_nothing_twice(capsys):
+    # A cell ending in a glue call must not display the value again as the cell's result.
+    assert H.glue("answer", 42) is None
+    assert capsys.readouterr().out in ("", "answer = 42\n")  # printed only without myst-nb
