@@ -266,15 +266,9 @@ metrics["deconv_cross_photo"] = cross
 vgg = H.load_model("vgg16_untrained", seed=seed, device=device)
 vgg.model.requires_grad_(False)
 feats = vgg.model.features
-conv_names, block, count = [], 1, 0
-for module in feats:
-    if isinstance(module, torch.nn.MaxPool2d):
-        block, count = block + 1, 0
-    elif isinstance(module, torch.nn.Conv2d):
-        count += 1
-        conv_names.append(f"conv{block}_{count}")
-relus = [i for i, m in enumerate(feats) if isinstance(m, torch.nn.ReLU)]
-readout = H.LayerReadouts(feats, [relus[layer - 1] for layer in depth_layers], seed=seed)
+relus = H.conv_relus(feats)  # {"conv1_1": 1, ...}: where each conv's ReLU sits
+conv_names = list(relus)
+readout = H.LayerReadouts(feats, [relus[conv_names[n - 1]] for n in depth_layers], seed=seed)
 xv = vgg.prepare(images).to(device)
 dmaps, _ = H.backprop_maps(readout, xv, RULES, targets=list(range(len(depth_layers))))
 depth = {

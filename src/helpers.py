@@ -577,6 +577,22 @@ class MaxPoolConvNet(ThreeLayerConvNet):
         return self.pool(super().features(x))
 
 
+def conv_relus(features: nn.Sequential) -> dict[str, int]:
+    """VGG-style names of the convolutions in a feature stack, each with the index of the ReLU
+    after it: ``{"conv1_1": 1, "conv1_2": 3, "conv2_1": 6, ...}`` (block counted by max pools)."""
+    out: dict[str, int] = {}
+    block, count, name = 1, 0, None
+    for i, module in enumerate(features):
+        if isinstance(module, nn.MaxPool2d):
+            block, count = block + 1, 0
+        elif isinstance(module, nn.Conv2d):
+            count += 1
+            name = f"conv{block}_{count}"
+        elif isinstance(module, nn.ReLU) and name is not None:
+            out[name], name = i, None
+    return out
+
+
 class LayerReadouts(nn.Module):
     """Random linear readouts of several depths of a feature stack, as logits ``(B, L)``.
 
