@@ -149,10 +149,11 @@ def main() -> None:
                 continue
             print(f"executing {nb.name} ...", flush=True)
             print(f"  {nb.stem}: {execute(nb, src, metrics):.1f} s", flush=True)
-    table = write_scorecard(metrics, src / "book" / "scorecard.md", staged_chapters(src))
+    built = staged_chapters(src)
+    table = write_scorecard(metrics, src / "book" / "scorecard.md", built)
     build_html(src, build)
     print(f"book: {build / 'html' / 'index.html'}")
-    report(table, model_statement(trained_models(load_metrics(metrics))))
+    report(table, model_statement(trained_models(load_metrics(metrics), built)))
 
 
 def report(table: list[dict[str, str]], models: str) -> None:

@@ -490,10 +490,15 @@ def rows(metrics: dict[str, Metrics], claims: list[Claim] | None = None) -> list
     return out
 
 
-def trained_models(metrics: dict[str, Metrics]) -> dict[str, list[str]]:
-    """Which trained network each chapter used: ``{model name: [chapter stems]}``."""
+def trained_models(
+    metrics: dict[str, Metrics], chapters: list[str] | None = None
+) -> dict[str, list[str]]:
+    """Which trained network each chapter used: ``{model name: [chapter stems]}``, over the
+    ``chapters`` given (those built; metrics of other chapters may be left from earlier runs)."""
     used: dict[str, list[str]] = {}
     for chapter, m in metrics.items():
+        if chapters is not None and chapter not in chapters:
+            continue
         name = next((m[k] for k in MODEL_KEYS if isinstance(m.get(k), str)), None)
         if name is not None:
             used.setdefault(name, []).append(chapter)
@@ -552,7 +557,7 @@ def render(
 def write_scorecard(metrics_dir: Path, out_md: Path, chapters: list[str]) -> list[dict[str, str]]:
     metrics = load_metrics(metrics_dir)
     table = rows(metrics)
-    out_md.write_text(render(table, chapters, trained_models(metrics)))
+    out_md.write_text(render(table, chapters, trained_models(metrics, chapters)))
     return table
 
 

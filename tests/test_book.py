@@ -105,6 +105,10 @@ def test_scorecard_and_run_summary_name_the_trained_network(tmp_path, monkeypatc
     }
     used = scorecard.trained_models(metrics)
     assert used == {"vgg16": ["01_observations"], "efficientnet_lite0": ["06_beyond_the_draft"]}
+    # metrics left from an earlier, fuller build do not count for a partial one
+    assert scorecard.trained_models(metrics, ["06_beyond_the_draft"]) == {
+        "efficientnet_lite0": ["06_beyond_the_draft"]
+    }
     page = scorecard.render([], ["01_observations"], used)
     assert (
         "**VGG-16 with torchvision's IMAGENET1K_V1 weights, the paper's network** (chapter 1)"
