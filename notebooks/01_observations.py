@@ -75,7 +75,12 @@ import helpers as H
 device = H.default_device()
 trained = H.load_model(model, seed=seed, device=device)
 untrained = H.load_model(f"{trained.name}_untrained", seed=seed, device=device)
-vgg = H.load_model("vgg16_untrained", seed=seed, device=device)
+# a trained VGG-16's twin *is* the untrained VGG-16: loaded once
+vgg = (
+    untrained
+    if untrained.name == "vgg16_untrained"
+    else H.load_model("vgg16_untrained", seed=seed, device=device)
+)
 models = {"trained": trained, "untrained": untrained, "vgg16_untrained": vgg}
 for m in models.values():
     m.model.requires_grad_(False)  # only the input gradient is needed
@@ -147,7 +152,7 @@ print(table)
 # {glue:text}`n_top` largest (the first is the max logit, "max" in the paper), logit 482 (one of
 # the paper's "randomly chosen" numbers) and logits drawn by a generator seeded with
 # `logit_seed`, the same for every network (in order of drawing, skipping any already chosen):
-# {glue:text}`random_logits`. One forward pass serves all $T$ maps of a rule.
+# {glue:text}`random_logits`. One forward pass serves all $T$ maps of all three rules.
 
 # %%
 names = {m.name: m for m in models.values()}  # a trained VGG-16's twin *is* vgg16_untrained
@@ -158,8 +163,9 @@ for p, x in images.items():
         with torch.no_grad():
             top = m.model(xp[None])[0].topk(n_top).indices.tolist()
         targets[p, name] = H.class_targets(top, n_logits, seed=logit_seed)
+        by_rule, _ = H.backprop_maps(m.model, xp[None], H.RULES, targets[p, name])
         for rule in H.RULES:
-            maps[p, name, rule] = H.backprop_map(m.model, xp, targets[p, name], rule).cpu()
+            maps[p, name, rule] = by_rule[rule][:, 0].cpu()  # (T, 3, H, W)
 random_logits = [k for k in H.class_targets([], n_logits, seed=logit_seed) if k != 482]
 for key, value in {
     "n_logits": n_logits,

@@ -367,7 +367,9 @@ metrics["depth_layers"] = labels
 # %%
 lm = H.load_model(model, device=device)
 lm.model.requires_grad_(False)
-donor = H.load_model(f"{lm.name}_untrained", seed=seed, device=device)
+donor = (  # a trained VGG-16's twin is the untrained VGG-16 loaded above
+    vgg if lm.name == "vgg16" else H.load_model(f"{lm.name}_untrained", seed=seed, device=device)
+)
 donor.model.requires_grad_(False)
 groups = H.randomization_groups(lm.model)
 xt = lm.prepare(images).to(device)
