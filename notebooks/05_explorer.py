@@ -68,6 +68,7 @@ live_n = 256  # the explorer's default N
 out_dir = "metrics"  # where the chapter's metrics JSON goes
 
 # %%
+import dataclasses
 import os
 import time
 
@@ -97,12 +98,18 @@ print(r.model, "| logits:", r.labels)
 print("Pearson with limit:", np.round(r.rho_limit, 3), "with input:", np.round(r.rho_input, 3))
 print(f"between the two maps: {r.rho_logits:.3f}; {r.seconds:.2f} s")
 
+# %% tags=["remove-output"]
+big = explorer.explore(dataclasses.replace(explorer.defaults, size=size))  # the same at `size`
+H.glue("default_s", r.seconds)
+H.glue("big_over_default", big.seconds / r.seconds)
+
 # %% [markdown]
 # The defaults are the convnet with $N$ = {glue:text}`live_n` filters of size
 # {glue:text}`kernel_size` x {glue:text}`kernel_size` x 3 on a {glue:text}`live_size` x
 # {glue:text}`live_size` photo: enough filters for the GBP map to sit close to its limit
 # ($\rho$ = {glue:text}`live_rho:.3f`), small enough for an update in well under a second on
-# two CPU cores (at 224 x 224 one update costs about three times as much). Networks, forward
+# two CPU cores ({glue:text}`default_s:.2f` s here; the same setting at {glue:text}`size` x
+# {glue:text}`size` took {glue:text}`big_over_default:.1f` times as long). Networks, forward
 # passes, maps and limits are cached per setting, so a change recomputes only what it touches:
 # switching the rule reuses the network and the fully connected weights $V_{:,k}$ of both
 # logits, changing the second logit computes one map, and a setting seen before costs nothing.
