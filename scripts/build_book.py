@@ -22,13 +22,7 @@ from pathlib import Path
 
 import papermill
 import yaml
-from scorecard import (
-    load_metrics,
-    model_statement,
-    trained_models,
-    verdict_counts,
-    write_scorecard,
-)
+from scorecard import model_statement, verdict_counts, write_scorecard
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = 900
@@ -150,10 +144,10 @@ def main() -> None:
             print(f"executing {nb.name} ...", flush=True)
             print(f"  {nb.stem}: {execute(nb, src, metrics):.1f} s", flush=True)
     built = staged_chapters(src)
-    table = write_scorecard(metrics, src / "book" / "scorecard.md", built)
+    table, used = write_scorecard(metrics, src / "book" / "scorecard.md", built)
     build_html(src, build)
     print(f"book: {build / 'html' / 'index.html'}")
-    report(table, model_statement(trained_models(load_metrics(metrics), built)))
+    report(table, model_statement(used))
 
 
 def report(table: list[dict[str, str]], models: str) -> None:

@@ -103,10 +103,11 @@ def main() -> int:
 
     server, base = serve(html)
     failures: dict[str, list[str]] = {}
+    checked = pages(html)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        for page_path in pages(html):
+        for page_path in checked:
             rel = page_path.relative_to(html).as_posix()
             problems: list[str] = []
             redirect = re.search(
@@ -158,9 +159,7 @@ def main() -> int:
         print(f"\n{rel}:")
         for p in problems[:20]:
             print(f"  - {p}")
-    print(
-        f"\n{len(pages(html))} pages checked, {len(failures)} with problems; screenshots in {shots}"
-    )
+    print(f"\n{len(checked)} pages checked, {len(failures)} with problems; screenshots in {shots}")
     return 1 if failures else 0
 
 

@@ -554,15 +554,18 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_scorecard(metrics_dir: Path, out_md: Path, chapters: list[str]) -> list[dict[str, str]]:
+def write_scorecard(
+    metrics_dir: Path, out_md: Path, chapters: list[str]
+) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
+    """Write the page; returns its rows and :func:`trained_models` of ``chapters``."""
     metrics = load_metrics(metrics_dir)
-    table = rows(metrics)
-    out_md.write_text(render(table, chapters, trained_models(metrics, chapters)))
-    return table
+    table, used = rows(metrics), trained_models(metrics, chapters)
+    out_md.write_text(render(table, chapters, used))
+    return table, used
 
 
 if __name__ == "__main__":
     metrics_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     stems = sorted(p.stem for p in metrics_dir.glob("*.json"))
-    for row in write_scorecard(metrics_dir, out, stems):
+    for row in write_scorecard(metrics_dir, out, stems)[0]:
         print(f"{row['verdict']:15s} {row['measured']:30s} {row['claim']}")

@@ -26,58 +26,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = [
-    "SAMPLE_PHOTOS",
-    "RULES",
-    "load_image",
-    "preprocess",
-    "edge_map",
-    "ThreeLayerConvNet",
-    "FullyConnectedNet",
-    "LoadedModel",
-    "load_model",
-    "default_device",
-    "backward_rule",
-    "backprop_map",
-    "class_targets",
-    "gbp_limit",
-    "gbp_limit_fc",
-    "expected_h",
-    "expected_w_tilde_norm",
-    "patch_matrices",
-    "PatchNet1D",
-    "eq2_sum",
-    "eq2_map_conv",
-    "filter_terms",
-    "patch_coverage",
-    "patch_norms",
-    "mc_expected_h",
-    "mc_w_tilde",
-    "concentration_rms",
-    "concentration_errors",
-    "loglog_fit",
-    "concentration_fit",
-    "limit_weight",
-    "pearson",
-    "spearman",
-    "ssim",
-    "similarity",
-    "similarity_matrices",
-    "mean_offdiagonal",
-    "cosine",
-    "relative_error",
-    "noise_to_signal",
-    "normalize_map",
-    "plot_grid",
-    "plot_sweep",
-    "plot_heatmaps",
-    "plot_grouped_bars",
-    "glue",
-    "save_metrics",
-    "markdown_table",
-    "glue_figure",
-]
-
 # ============================================================================================
 # Images
 # ============================================================================================
@@ -1664,20 +1612,9 @@ def ssim(a: Any, b: Any) -> float:
     return float(structural_similarity(a, b, data_range=1.0, channel_axis=axis))
 
 
-def similarity(a: Any, b: Any) -> dict[str, float]:
-    """``{"pearson", "spearman", "spearman_abs", "ssim"}`` between two maps."""
-    return {
-        "pearson": pearson(a, b),
-        "spearman": spearman(a, b),
-        "spearman_abs": spearman(a, b, absolute=True),
-        "ssim": ssim(a, b),
-    }
-
-
 def relative_error(m: Any, ref: Any) -> float:
     """``||m - a ref|| / ||a ref||`` after the best scalar fit ``a`` (= ``sqrt(1/cos^2 - 1)``)."""
-    cos = cosine(m, ref)
-    return math.sqrt(max(1.0 / cos**2 - 1.0, 0.0)) if cos > 0 else float("inf")
+    return noise_to_signal(cosine(m, ref))
 
 
 def noise_to_signal(rho: float) -> float:
