@@ -36,6 +36,7 @@ def test_gbp_limit_errors_and_fc_limit():
         H.gbp_limit(torch.ones(3, 9, 9), 3, "full")
     x = torch.randn(3, 4, 4)
     assert math.isclose(float(H.gbp_limit_fc(x).norm()), 1.0, rel_tol=1e-6)
+    torch.testing.assert_close(H.gbp_limit_fc(x), x / x.norm())  # Eq. (7): the direction of x
 
 
 def test_expected_values_by_monte_carlo():
