@@ -5,9 +5,10 @@ Targets (issue 5):
   FC N_h = 100..100000 on 64 x 64);
 - FC with N_h = 100000 on 64 x 64 x 3: at most 15 s and 1.5 GB peak memory;
 - FC with N_h = 100000 on 224 x 224 x 3: at most 180 s and 2 GB peak memory.
-Times are wall-clock medians of interleaved repeats (CPU seconds alongside: on a shared machine
-the wall time also counts other processes). Peak memory is the peak resident set size of a
-fresh subprocess that imports the helpers and computes one map (VmHWM, Linux).
+Each ratio is the median over pairs timed back to back, A B then B A (benchmarks/paired.py), so
+other processes on the shared cores slow both sides of a pair alike. Peak memory is the peak
+resident set size of a fresh subprocess that imports the helpers and computes one map
+(VmHWM, Linux).
 Run: .venv/bin/python benchmarks/bench_sweeps.py [--repeats 3] [--skip-224] [--baseline-224]
 """
 
@@ -16,13 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
+from paired import paired, wall
 
 import helpers as H
 
@@ -56,24 +56,6 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rss0_mb": rss0, "peak_mb": peak}))
 """
 
 
-def timed(fn) -> tuple[float, float]:
-    t, c = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - t, time.process_time() - c
-
-
-def interleaved(cases: dict, repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (wall, cpu) seconds of each case, the cases run in turn each repeat."""
-    runs = {name: [] for name in cases}
-    for _ in range(repeats):
-        for name, fn in cases.items():
-            runs[name].append(timed(fn))
-    return {
-        n: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
-        for n, r in runs.items()
-    }
-
-
 def child(side: int, hidden: int, method: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     cmd = [sys.executable, "-c", CHILD, str(side), str(hidden), method]
@@ -98,37 +80,31 @@ def main() -> None:
     print("\n== convnet sweep, 224 x 224, k = 7, N = 1..1024 (guided) ==")
     x = H.preprocess(H.load_image("chelsea", 224), "centered")
     net = H.ThreeLayerConvNet(CONV_SIZES[-1], 7, seed=0)
-    cases = {
-        "sweep, 11 sizes (conv_map_sweep)": lambda: H.conv_map_sweep(x, CONV_SIZES, 7),
+
+    def sweep():
+        return H.conv_map_sweep(x, CONV_SIZES, 7)
+
+    largest = {
         "largest member (conv_map_sweep)": lambda: H.conv_map_sweep(x, CONV_SIZES[-1:], 7),
         "largest member (autograd backprop_map)": lambda: H.backprop_map(net, x, 0, "guided"),
     }
-    t = interleaved(cases, args.repeats)
-    for name, (wall, cpu) in t.items():
-        print(f"  {name:42s} {wall:7.2f} s wall {cpu:7.2f} s cpu")
+    for ref, fn in largest.items():
+        print(paired(sweep, fn, args.repeats).line(f"sweep / {ref}", 1.3)[1], flush=True)
     naive = sum(
-        timed(lambda n=n: H.backprop_map(H.ThreeLayerConvNet(n, 7), x, 0, "guided"))[0]
+        wall(lambda n=n: H.backprop_map(H.ThreeLayerConvNet(n, 7), x, 0, "guided"))
         for n in CONV_SIZES
     )
-    print(f"  {'every member from scratch (autograd)':42s} {naive:7.2f} s wall (once)")
-    sweep = t["sweep, 11 sizes (conv_map_sweep)"][0]
-    for ref in ("largest member (conv_map_sweep)", "largest member (autograd backprop_map)"):
-        r = sweep / t[ref][0]
-        print(f"  sweep / {ref}: {r:.2f}  [target <= 1.3: {verdict(r <= 1.3)}]")
-    print(f"  every member from scratch / sweep: {naive / sweep:.2f}")
+    print(f"  every member from scratch (autograd), once: {naive:.2f} s wall")
 
     print("\n== FC sweep, 64 x 64 x 3, N_h = 100..100000 (guided) ==")
     x64 = H.preprocess(H.load_image("chelsea", 64), "centered")
     fc = H.FullyConnectedNet((3, 64, 64), FC_SIZES[-1], seed=0)
-    cases = {
-        "sweep, 10 sizes (fc_map_sweep)": lambda: H.fc_map_sweep(fc, x64, FC_SIZES),
-        "largest member (fc_map_sweep)": lambda: H.fc_map_sweep(fc, x64, FC_SIZES[-1:]),
-    }
-    t = interleaved(cases, args.repeats)
-    for name, (wall, cpu) in t.items():
-        print(f"  {name:42s} {wall:7.2f} s wall {cpu:7.2f} s cpu")
-    r = t["sweep, 10 sizes (fc_map_sweep)"][0] / t["largest member (fc_map_sweep)"][0]
-    print(f"  sweep / largest member: {r:.2f}  [target <= 1.3: {verdict(r <= 1.3)}]")
+    pair = paired(
+        lambda: H.fc_map_sweep(fc, x64, FC_SIZES),
+        lambda: H.fc_map_sweep(fc, x64, FC_SIZES[-1:]),
+        args.repeats,
+    )
+    print(pair.line("sweep, 10 sizes / largest member", 1.3)[1], flush=True)
 
     print("\n== FC, N_h = 100000, one map in a fresh process (time, peak RSS) ==")
     # FullyConnectedNet.maps (and so backprop_map on the FC net) is this same stream.
