@@ -1,0 +1,304 @@
+"""The explorer's computation (chapter 5): settings -> maps, limits and correlations, cached.
+
+Free of widgets, so it runs headless (tests, benchmarks); :mod:`backpropvis.explorer.widget`
+puts the ipywidgets front end on top. Images are ``(3, H, W)`` in [0, 1], maps ``(T, 3, H, W)``
+for the ``T`` (1 or 2) logits shown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import tempfile
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import resolve_targets
+from ..images import load_image, preprocess
+from ..metrics import similarity_matrices
+from ..models import default_device, imagenet_categories, load_model
+from ..networks import FullyConnectedNet, ThreeLayerConvNet
+from ..rules import backprop_map, check_rule, class_targets
+from ..theory import gbp_limit, gbp_limit_fc
+
+#: The explorer's networks, ``key: label`` (VGG-16 and large ``N`` or ``N_h`` are slower).
+EXPLORER_NETWORKS: dict[str, str] = {
+    "convnet": "three-layer convnet, Eq. (1)",
+    "fc": "fully connected, Eq. (7)",
+    "vgg16_untrained": "VGG-16, untrained (slower)",
+    "trained": "trained ('auto' loader)",
+}
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """One setting of the explorer (chapter 5).
+
+    ``photo``: a name from :data:`SAMPLE_PHOTOS`, an image path, or the bytes of an uploaded
+    file (``upload_name`` names it in messages). ``n`` is ``N`` (convnet) or ``N_h`` (fc);
+    ``kernel_size`` and ``padding`` apply to the convnet. ``logit`` and ``logit2``: ``"max"``,
+    ``"random"`` (two distinct logits drawn from ``seed``), an index or an ImageNet class name;
+    ``logit2=None`` shows one map. ``seed`` also draws the random networks; ``size`` is the side.
+    """
+
+    photo: str | bytes = "chelsea"
+    network: str = "convnet"
+    rule: str = "guided"
+    n: int = 256
+    kernel_size: int = 7
+    padding: str = "valid"
+    logit: int | str = 482
+    logit2: int | str | None = "random"
+    seed: int = 0
+    size: int = 128
+    upload_name: str = "upload"
+
+
+@dataclass
+class ExploreResult:
+    """What the explorer shows for one :class:`ExploreSettings`, or an ``error`` message.
+
+    ``image`` ``(3, H, W)`` in [0, 1]; ``maps`` ``(T, 3, H, W)`` of the ``T`` (1 or 2) logits
+    ``logits`` (named by ``labels``); ``limit`` ``(3, H, W)``, the closed-form large-``N`` GBP
+    limit (:func:`gbp_limit`, :func:`gbp_limit_fc`; ``None`` for the deep networks). Pearson
+    correlation of each map with the limit (``rho_limit``) and with the network's normalized
+    input (``rho_input``), and of the two maps (``rho_logits``). ``model`` names the network
+    that ran, ``slow`` why the setting is slower ("" if it is not), ``seconds`` the time taken.
+    """
+
+    settings: ExploreSettings | None
+    image: torch.Tensor | None = None
+    maps: torch.Tensor | None = None
+    limit: torch.Tensor | None = None
+    logits: list[int] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    rho_limit: list[float] = field(default_factory=list)
+    rho_input: list[float] = field(default_factory=list)
+    rho_logits: float | None = None
+    model: str = ""
+    slow: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _decode_upload(data: bytes, name: str, size: int) -> torch.Tensor:
+    """Uploaded bytes -> :func:`load_image` ``(3, size, size)`` through a temporary file (so,
+    the same errors)."""
+    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:8], delete=False) as f:
+        f.write(data)
+    try:
+        return load_image(f.name, size)
+    except ValueError as exc:
+        msg = str(exc).splitlines()[0].replace(f.name, name).replace("``", "`")
+        raise ValueError(msg) from None
+    finally:
+        os.unlink(f.name)
+
+
+class ExplorerModel:
+    """Chapter 5's playground without widgets: :meth:`explore` (settings -> result, cached).
+
+    Least-recently-used caches hold images per (photo, size), networks per setting, all logits
+    per (network, image) (for ``"max"``), maps per (network, image, rule, logit) and limits, so
+    a change recomputes only what it touches, and results per setting (a revisit is free);
+    ``computed`` counts the maps computed.
+    ``light_threads`` (``None``: torch's setting) is the thread count of light updates.
+    """
+
+    LIMITS = {"image": 16, "model": 4, "logits": 32, "maps": 256, "limit": 32, "result": 64}
+
+    def __init__(
+        self, defaults: ExploreSettings | None = None, device: Any = None, light_threads: int = 1
+    ) -> None:
+        self.defaults, self.light_threads = defaults or ExploreSettings(), light_threads
+        self.device = torch.device(device) if device is not None else default_device()
+        self.categories = imagenet_categories()
+        self._cache: dict[str, OrderedDict] = {k: OrderedDict() for k in self.LIMITS}
+        self.computed = 0
+
+    def _cached(self, kind: str, key: Any, make: Any) -> Any:
+        """The ``kind`` cache's entry for ``key``, made by ``make()`` on a miss (LRU order)."""
+        cache = self._cache[kind]
+        if key in cache:
+            cache.move_to_end(key)
+        else:
+            cache[key] = make()
+            while len(cache) > self.LIMITS[kind]:
+                cache.popitem(last=False)
+        return cache[key]
+
+    def _image(self, s: ExploreSettings) -> tuple[torch.Tensor, tuple]:
+        """``(image (3, size, size), cache key)`` of the setting's photo or upload."""
+        if isinstance(s.photo, (bytes, bytearray, memoryview)):
+            data = bytes(s.photo)
+            key = ("upload", hashlib.sha1(data).hexdigest(), s.size)
+            make = partial(_decode_upload, data, s.upload_name, s.size)
+        else:
+            key, make = (s.photo, s.size), partial(load_image, s.photo, s.size)
+        return self._cached("image", key, make), key
+
+    def _model(self, s: ExploreSettings) -> tuple[nn.Module, str, str, tuple]:
+        """``(module, preprocessing, name, cache key)`` of the setting's network."""
+        if s.network == "convnet":
+            key = ("convnet", s.n, s.kernel_size, s.padding, s.seed)
+
+            def make() -> tuple[nn.Module, str, str]:
+                net = ThreeLayerConvNet(s.n, s.kernel_size, 1000, 1.0, s.padding, s.seed)
+                net.fc_column = lru_cache(maxsize=4)(net.fc_column)  # V[:, k] kept across rules
+                k = f"{s.kernel_size}x{s.kernel_size}"
+                return net, "centered", f"three-layer convnet, N={s.n}, {k}, {s.padding}"
+        elif s.network == "fc":
+            key = ("fc", s.n, s.size, s.seed)
+
+            def make() -> tuple[nn.Module, str, str]:
+                net = FullyConnectedNet((3, s.size, s.size), s.n, 1000, 1.0, s.seed)
+                return net, "centered", f"fully connected, N_h={s.n}"
+        elif s.network in ("vgg16_untrained", "trained"):
+            key = (s.network, s.seed if s.network == "vgg16_untrained" else 0)
+
+            def make() -> tuple[nn.Module, str, str]:
+                m = load_model("auto" if s.network == "trained" else s.network, seed=s.seed)
+                return m.model, m.preprocessing, m.name
+        else:
+            raise ValueError(f"unknown network {s.network!r}; use one of {list(EXPLORER_NETWORKS)}")
+
+        def load() -> tuple[nn.Module, str, str]:
+            net, prep, name = make()
+            return net.eval().requires_grad_(False).to(self.device), prep, name  # input grads only
+
+        return (*self._cached("model", key, load), key)
+
+    def _all_logits(self, net: nn.Module, key: tuple, xp: torch.Tensor, say: Any) -> torch.Tensor:
+        """All logits ``(K,)`` (for ``"max"``); the random convnet's 100 columns at a time."""
+
+        @torch.no_grad()
+        def make() -> torch.Tensor:
+            if not isinstance(net, ThreeLayerConvNet):
+                return net(xp[None])[0].cpu()
+            out = []
+            for lo in range(0, net.n_logits, 100):
+                say(f"max logit of the random convnet: logits {lo}-{lo + 99} of {net.n_logits}")
+                out.append(net.select_logits(xp[None], range(lo, min(lo + 100, net.n_logits)))[0])
+            return torch.cat(out).cpu()
+
+        return self._cached("logits", key, make)
+
+    def resolve(self, spec: Any, slot: int = 0, seed: int = 0, logits: Any = None) -> int:
+        """A logit ``spec`` -> its index: an int, ``"max"`` (``logits()`` gives all logits),
+        ``"random"`` (draw ``slot`` of two distinct logits from ``seed``) or a class name."""
+        text = spec.strip().lower() if isinstance(spec, str) else spec
+        if (isinstance(text, (int, np.integer)) and not isinstance(text, bool)) or (
+            isinstance(text, str) and text.lstrip("-").isdigit()
+        ):
+            return resolve_targets([int(text)], None, len(self.categories))[0]
+        if text == "max" and logits is not None:
+            return int(logits().argmax())
+        if text == "random":
+            return class_targets([], 2, seed=seed, include=())[slot]
+        names = [c.lower() for c in self.categories]
+        hits = [i for i, c in enumerate(names) if c == text] or [
+            i for i, c in enumerate(names) if isinstance(text, str) and text and text in c
+        ]
+        if len({names[i] for i in hits}) == 1:
+            return hits[0]
+        if hits:
+            some = ", ".join(dict.fromkeys(names[i] for i in hits[:6]))
+            raise ValueError(f"class name {spec!r} matches several classes: {some}, ...")
+        close = difflib.get_close_matches(str(text), names, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"unknown logit {spec!r}: use max, random, an index 0-999 or an ImageNet class "
+            f"name{hint}"
+        )
+
+    def slow_reason(self, s: ExploreSettings) -> str:
+        """Why ``s`` takes longer than the defaults' second ("" when it should not): heavy
+        settings, and the first use of a deep network (loading it)."""
+        logits = {str(s.logit).strip().lower(), str(s.logit2).strip().lower()}
+        side = s.size - s.kernel_size + 1 if s.padding == "valid" else s.size
+        if s.network == "convnet" and "max" in logits:
+            return "the max logit of a random convnet needs all 1000 logits"
+        if s.network == "convnet" and s.n * max(side, 1) ** 2 > 5_000_000:
+            return f"N = {s.n} filters at {s.size} x {s.size}"
+        weights = s.n * 3 * s.size**2 * (2 if "max" in logits else 1)
+        if s.network == "fc" and weights > 20_000_000:
+            return f"N_h = {s.n} at {s.size} x {s.size}: {weights:.2g} random weights to draw"
+        if s.network == "vgg16_untrained" and s.size > 128:
+            return f"VGG-16 at {s.size} x {s.size}"
+        if s.network in ("vgg16_untrained", "trained") and not any(
+            key[0] == s.network for key in self._cache["model"]
+        ):
+            return f"first use: loading the {EXPLORER_NETWORKS[s.network]} network"
+        return ""
+
+    def explore(self, s: ExploreSettings, progress: Any = None) -> ExploreResult:
+        """The callback, free of widgets: settings -> :class:`ExploreResult`.
+
+        Bad input (``ValueError``, ``FileNotFoundError``: an unreadable upload, ``N = 0``, an
+        unknown class name, a kernel larger than the image...) sets ``error`` instead of
+        raising. ``progress(message)`` is called before each long step. Light settings (no
+        :meth:`slow_reason`) run on ``light_threads`` threads: small ops on few shared cores
+        lose more to thread synchronization than they gain.
+        """
+        start, slow = time.perf_counter(), self.slow_reason(s)
+        if s in self._cache["result"]:  # seen before: nothing to compute
+            hit = self._cached("result", s, None)
+            return replace(hit, slow=slow, seconds=time.perf_counter() - start)
+        threads = torch.get_num_threads()
+        if self.light_threads and not slow:
+            torch.set_num_threads(min(self.light_threads, threads))
+        try:
+            out = self._compute(s, ExploreResult(s, slow=slow), progress or (lambda msg: None))
+            self._cached("result", s, lambda: out)
+        except (ValueError, FileNotFoundError) as exc:
+            out = ExploreResult(s, slow=slow, error=str(exc))
+        finally:
+            torch.set_num_threads(threads)
+        out.seconds = time.perf_counter() - start
+        return out
+
+    def _compute(self, s: ExploreSettings, out: ExploreResult, say: Any) -> ExploreResult:
+        """Fill ``out`` for ``s``; ``say(message)`` before each long step."""
+        rule = check_rule(s.rule)
+        out.image, ikey = self._image(s)
+        net, prep, out.model, mkey = self._model(s)
+        x = preprocess(out.image, prep)
+        xp = x.to(self.device)
+        specs = [s.logit] if s.logit2 in (None, "", "none") else [s.logit, s.logit2]
+        logits = partial(self._all_logits, net, (mkey, ikey), xp, say)
+        out.logits = [self.resolve(v, i, s.seed, logits) for i, v in enumerate(specs)]
+        keys = [(mkey, ikey, rule, k) for k in out.logits]
+        todo = list(dict.fromkeys(k[-1] for k in keys if k not in self._cache["maps"]))
+        if todo:
+            say(f"{rule} maps of logits {todo}")
+            for k, m in zip(todo, backprop_map(net, xp, todo, rule).cpu(), strict=True):
+                self._cached("maps", (mkey, ikey, rule, k), lambda m=m: m)
+            self.computed += len(todo)
+        out.maps = torch.stack([self._cached("maps", key, None) for key in keys])
+        refs = [x]
+        if s.network in ("convnet", "fc"):
+            conv = s.network == "convnet"
+            lim = partial(gbp_limit, x, s.kernel_size, s.padding) if conv else None
+            lkey = (ikey, s.network, s.kernel_size if conv else 0, s.padding if conv else "")
+            out.limit = self._cached("limit", lkey, lim or partial(gbp_limit_fc, x))
+            refs.append(out.limit)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a zero map gives NaN
+            rho = similarity_matrices([*out.maps, *refs], ("pearson",))["pearson"]
+        t = len(out.maps)
+        out.rho_input = [float(rho[i, t]) for i in range(t)]
+        out.rho_limit = [float(rho[i, t + 1]) for i in range(t)] if len(refs) > 1 else []
+        out.rho_logits = float(rho[0, 1]) if t > 1 else None
+        named = s.network in ("trained", "vgg16_untrained")
+        for v, k in zip(specs, out.logits, strict=True):
+            label = str(k) if str(v).strip() == str(k) else f"{str(v).strip()} = {k}"
+            out.labels.append(f"{label} ({self.categories[k]})" if named else label)
+        return out

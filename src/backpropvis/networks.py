@@ -1,0 +1,260 @@
+"""The paper's random networks: Eq. (1) in 2-D and 1-D, Eq. (7), and Eq. (1) with a max pool.
+
+Every weight is i.i.d. ``N(0, c^2)`` (``c`` is ``std``), zero biases, drawn from a named stream
+of :mod:`backpropvis.streams`, so the same seed gives bitwise identical networks and a smaller
+network is a prefix of a larger one with the same seed (the sweeps rely on it). No network is
+built with a weight initializer that consumes the global RNG: ``nn.Conv2d`` is built on the meta
+device (its default init draws nothing) and its weight replaced by the seeded filters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import streams
+from ._checks import check_positive_int, check_seed, check_std
+from .patches import check_kernel, padding_pixels, patch_grid, patch_matrices
+
+
+class ThreeLayerConvNet(nn.Module):
+    """The paper's Eq. (1): conv (``k x k x 3 x N``, stride 1) -> ReLU -> fully connected.
+
+    ``f_k(x) = sum_i sum_j V[q_ij, k] * relu(w_i . y_j)`` with ``W`` and ``V`` i.i.d.
+    ``N(0, std^2)`` and zero biases. ``padding`` is ``"valid"`` (the paper's analysis; ``J =
+    (H - k + 1) (W - k + 1)`` patches) or ``"same"`` (zero padding, ``J = H W``).
+
+    The fully connected weights are never materialized as an ``NJ x K`` matrix: the column of
+    logit ``k`` is generated from the seed when it is needed (:meth:`fc_column`). Filters and
+    columns are generated in blocks of :attr:`BLOCK` filters, so the net with ``N`` filters is
+    exactly the first ``N`` filters (and rows of ``V``) of the same seed's net with more filters.
+
+    Input ``(B, 3, H, W)``; :meth:`forward` returns all ``(B, K)`` logits (generating all ``K``
+    columns: slow at 224 x 224 with ``N = 256``); :meth:`select_logits` returns only chosen ones.
+    """
+
+    BLOCK = 64
+
+    def __init__(
+        self,
+        n_filters: int,
+        kernel_size: int = 7,
+        n_logits: int = 1000,
+        std: float = 1.0,
+        padding: str = "valid",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.n_filters = check_positive_int(n_filters, "n_filters (N)")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.n_logits = check_positive_int(n_logits, "n_logits (K)")
+        self.std = check_std(std)
+        self.seed = check_seed(seed)
+        k, self.padding = self.kernel_size, padding
+        pad = padding_pixels(k, padding)
+        # On the meta device nn.Conv2d's own init draws nothing from the global RNG (module doc).
+        self.conv = nn.Conv2d(3, self.n_filters, k, padding=pad, bias=False, device="meta")
+        self.conv.weight = nn.Parameter(self.filter_bank(self.n_filters, k, seed) * self.std)
+        self.relu = nn.ReLU()
+
+    @classmethod
+    def filter_bank(cls, n_filters: int, kernel_size: int, seed: int) -> torch.Tensor:
+        """Unit-variance filters ``(N, 3, k, k)``; a prefix of the bank of any larger ``N``."""
+        shape = (cls.BLOCK, 3, kernel_size, kernel_size)
+        blocks = [
+            streams.CONV_FILTERS.randn(shape, seed, kernel_size, b)
+            for b in range(math.ceil(n_filters / cls.BLOCK))
+        ]
+        return torch.cat(blocks)[:n_filters].contiguous()
+
+    def patch_grid(self, height: int, width: int) -> tuple[int, int]:
+        """``(J_h, J_w)``: the spatial shape of the conv output, ``J = J_h * J_w`` patches."""
+        return patch_grid(height, width, self.kernel_size, self.padding)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected input of shape (B, 3, H, W), got {tuple(x.shape)}")
+        check_kernel(x, self.kernel_size, self.padding)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden activations ``relu(w_i . y_j)``: ``(B, 3, H, W)`` -> ``(B, N, J_h, J_w)``."""
+        self._check_input(x)
+        return self.relu(self.conv(x))
+
+    def fc_column(self, k: int, grid: tuple[int, int], device: Any = None) -> torch.Tensor:
+        """The weights ``V[:, k]`` of logit ``k`` as ``(N, J_h, J_w)``, scaled by ``std``."""
+        if not 0 <= int(k) < self.n_logits:
+            raise ValueError(f"logit {k} is outside the model's {self.n_logits} logits")
+        jh, jw = grid
+        blocks = [
+            streams.CONV_V.randn((self.BLOCK, jh, jw), self.seed, int(k), b)
+            for b in range(math.ceil(self.n_filters / self.BLOCK))
+        ]
+        col = torch.cat(blocks)[: self.n_filters] * self.std
+        return col.to(device) if device is not None else col
+
+    def select_logits(self, x: torch.Tensor, targets: Sequence[int]) -> torch.Tensor:
+        """Logits ``f_k(x)`` for ``k`` in ``targets`` only: ``(B, 3, H, W)`` -> ``(B, T)``."""
+        a = self.features(x)
+        grid = tuple(a.shape[-2:])
+        cols = [(a * self.fc_column(k, grid, a.device)).sum(dim=(1, 2, 3)) for k in targets]
+        return torch.stack(cols, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """All ``K`` logits ``(B, K)``; generates every column of ``V`` (cost ``K N J``)."""
+        return self.select_logits(x, range(self.n_logits))
+
+
+class FullyConnectedNet(nn.Module):
+    """The paper's Eq. (7): ``f_k(x) = sum_i V[i, k] relu(w_i . x)``, weights ``N(0, std^2)``.
+
+    ``in_shape`` is ``(3, H, W)``, ``hidden`` is ``N_h``. No weight is stored: rows of the first
+    layer and of ``V`` are generated from the seed in blocks of :attr:`BLOCK` hidden units and
+    discarded, so ``hidden = 100000`` on 64 x 64 x 3 (1.2e9 weights) runs in bounded memory and
+    the net with ``N_h`` units is the first ``N_h`` units of any larger one with the same seed.
+    :func:`backprop_map` uses the exact fast path :meth:`maps` (no autograd graph is kept).
+    """
+
+    BLOCK = 256
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        hidden: int,
+        n_logits: int = 1000,
+        std: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        shape = tuple(int(s) for s in in_shape)
+        if len(shape) != 3 or shape[0] != 3 or min(shape) <= 0:
+            raise ValueError(f"in_shape must be (3, H, W), got {tuple(in_shape)}")
+        self.in_shape = shape
+        self.in_dim = int(np.prod(shape))
+        self.hidden = check_positive_int(hidden, "hidden (N_h)")
+        self.n_logits = check_positive_int(n_logits, "n_logits (K)")
+        self.std = check_std(std)
+        self.seed = check_seed(seed)
+
+    def blocks(
+        self, device: Any = None, stop: int | None = None
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """Yield ``(start, W_b (n, d), V_b (n, K))`` for consecutive blocks of hidden units."""
+        stop = self.hidden if stop is None else min(stop, self.hidden)
+        for b in range(math.ceil(stop / self.BLOCK)):
+            start = b * self.BLOCK
+            n = min(self.BLOCK, stop - start)
+            w = streams.FC_W.randn((self.BLOCK, self.in_dim), self.seed, b)[:n] * self.std
+            v = streams.FC_V.randn((self.BLOCK, self.n_logits), self.seed, b)[:n] * self.std
+            yield start, w.to(device), v.to(device)
+
+    def dense_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Materialize ``(W (N_h, d), V (N_h, K))``; for small networks and tests only."""
+        ws, vs = zip(*[(w, v) for _, w, v in self.blocks()], strict=True)
+        return torch.cat(ws), torch.cat(vs)
+
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-3:]) != self.in_shape:
+            raise ValueError(f"expected input of shape (B, {self.in_shape}), got {tuple(x.shape)}")
+        return x.reshape(-1, self.in_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K)`` of inputs ``(B, 3, H, W)``, streamed over hidden blocks."""
+        xf = self._flat(x)
+        out = xf.new_zeros(xf.shape[0], self.n_logits)
+        for _, w, v in self.blocks(xf.device):
+            out = out + torch.relu(xf @ w.T) @ v
+        return out
+
+    def maps(
+        self,
+        x: torch.Tensor,
+        targets: Sequence[int],
+        rule: str,
+        sizes: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """Exact backprop maps ``sum_i h(V[i,k]) [w_i . x > 0] w_i`` from running sums.
+
+        Args:
+            x: one image ``(3, H, W)``.
+            targets: logits ``k`` (``T`` of them).
+            rule: ``"plain"``, ``"guided"`` or ``"deconv"`` (deconv drops the forward mask).
+            sizes: hidden sizes ``N_h`` at which to read the running sum (each ``<= hidden``);
+                default ``[hidden]``. One pass serves the whole sweep.
+
+        Returns:
+            ``(len(sizes), T, 3, H, W)``. (The streaming itself is :func:`fc_map_sweep`.)
+        """
+        from .sweeps import fc_map_sweep  # sweeps imports this module: resolved at call time
+
+        return fc_map_sweep(self, x, sizes, targets, [rule])[:, 0, 0]
+
+
+class MaxPoolConvNet(ThreeLayerConvNet):
+    """:class:`ThreeLayerConvNet` with a max pool between the ReLU and the fully connected layer.
+
+    The author's code: ``pool_size x pool_size`` windows (9 x 9), stride 1. The pool pads with
+    ``-inf`` by ``pool_size // 2`` (TensorFlow's SAME), so the pooled grid is the conv grid and
+    the filters and ``V`` (:meth:`fc_column`) are those of the unpooled net with the same seed:
+    the two nets differ by the pool alone. Input ``(B, 3, H, W)``, features ``(B, N, J_h, J_w)``.
+    """
+
+    def __init__(
+        self,
+        n_filters: int,
+        kernel_size: int = 7,
+        n_logits: int = 1000,
+        std: float = 1.0,
+        padding: str = "valid",
+        seed: int = 0,
+        pool_size: int = 9,
+    ) -> None:
+        super().__init__(n_filters, kernel_size, n_logits, std, padding, seed)
+        self.pool_size = check_positive_int(pool_size, "pool_size")
+        if self.pool_size % 2 == 0:
+            raise ValueError(f"pool_size must be odd (SAME padding), got {pool_size}")
+        self.pool = nn.MaxPool2d(self.pool_size, stride=1, padding=self.pool_size // 2)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled activations ``max_{window} relu(w_i . y_j)``: ``(B, N, J_h, J_w)``."""
+        return self.pool(super().features(x))
+
+
+class PatchNet1D(nn.Module):
+    """Eq. (1) literally, for a 1-D signal: ``f_k(x) = sum_i sum_j V[q_ij, k] relu(w_i . D_j x)``.
+
+    ``W`` is ``(p, N)`` (column ``i`` is filter ``w^(i)``), ``V`` is ``(N J, K)`` with the paper's
+    index ``q_ij = (i - 1) J + j`` (0-based: ``i J + j``), ``D`` is :func:`patch_matrices`. All
+    weights ``N(0, std^2)``, float64, drawn from ``seed``. Input ``(B, d)`` -> logits ``(B, K)``;
+    the ReLU is an ``nn.ReLU`` module, so :func:`backward_rule` applies to it.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        p: int = 3,
+        stride: int = 1,
+        n_filters: int = 4,
+        n_logits: int = 2,
+        std: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("D", patch_matrices(d, p, stride))
+        n, k = check_positive_int(n_filters, "n_filters"), check_positive_int(n_logits, "K")
+        std = check_std(std)
+        n_patches = self.D.shape[0]
+        self.W = nn.Parameter(streams.PATCH_NET.randn((p, n), check_seed(seed), 0).double() * std)
+        self.V = nn.Parameter(streams.PATCH_NET.randn((n * n_patches, k), seed, 1).double() * std)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K)`` of signals ``(B, d)``."""
+        y = torch.einsum("jtd,bd->bjt", self.D, x)  # patches y^(j): (B, J, p)
+        act = self.relu(y @ self.W).transpose(1, 2)  # relu(w_i . y_j): (B, N, J)
+        return act.reshape(x.shape[0], -1) @ self.V  # row i J + j of V is q_ij
