@@ -1,4 +1,4 @@
-"""backprop_map: Captum as the reference, hand-derived maps, and the awkward module cases."""
+"""The rule h and backprop_map: Captum as the reference, hand-derived maps, awkward modules."""
 
 from __future__ import annotations
 
@@ -191,3 +191,25 @@ def test_bad_arguments_raise_named_errors():
     no_relu = nn.Sequential(nn.Flatten(), nn.Linear(300, 4))
     with pytest.raises(ValueError, match="needs nn.ReLU"):
         H.backprop_map(no_relu, x, 0, "guided")
+
+
+def test_h_is_the_rule_table():
+    g = torch.tensor([2.0, -1.0, 3.0, -4.0])
+    mask = torch.tensor([True, True, False, False])  # the forward pass: 1[a > 0]
+    assert H.h(g, "plain", mask).tolist() == [2.0, -1.0, 0.0, 0.0]
+    assert H.h(g, "guided", mask).tolist() == [2.0, 0.0, 0.0, 0.0]
+    assert H.h(g, "deconv", mask).tolist() == [2.0, 0.0, 3.0, 0.0]  # no forward mask
+    assert H.h(g, "guided").tolist() == [2.0, 0.0, 3.0, 0.0]  # h(v) alone: relu(v)
+    with pytest.raises(ValueError, match="unknown rule 'gradcam'"):
+        H.h(g, "gradcam")
+
+
+@pytest.mark.parametrize("rule", H.RULES)
+def test_autograd_patch_and_eq2_apply_the_same_h(rule):
+    net = H.PatchNet1D(d=12, p=3, n_filters=5, n_logits=2, seed=4)
+    x = torch.randn(12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with H.backward_rule(net, rule):
+        xg = x[None].clone().requires_grad_(True)
+        net(xg)[0, 1].backward()
+    expected = H.eq2_sum(net.D, net.W.detach(), net.V.detach()[:, 1], x, rule)
+    torch.testing.assert_close(xg.grad[0], expected)
