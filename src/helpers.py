@@ -203,3 +203,4 @@ __all__ = [
     "markdown_table",
     "save_metrics",
 ]
+from backpropvis.methods import *  # noqa: E402, F403 - chapter 7 (issue 17): attribution methods

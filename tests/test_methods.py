@@ -1,0 +1,300 @@
+"""The attribution methods of chapter 7 (backpropvis.methods): each map on a tiny plain-ReLU
+network against Captum or a hand computation, Captum against the book's rules, the sanity-check
+metrics against the book's own, randomization touching only the layers it names, the computed
+prediction, and the model randomization metric against Quantus's MPRT."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import helpers as H
+
+captum_attr = pytest.importorskip("captum.attr")
+
+
+def tiny_net(act: type[nn.Module] = nn.ReLU, seed: int = 0) -> nn.Sequential:
+    """Two convolutions with ReLUs, a max pool and a linear layer to 7 logits (12 x 12 input)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        act(),
+        nn.Conv2d(4, 5, 3, padding=1),
+        act(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(5 * 6 * 6, 7),
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def net():
+    return tiny_net()
+
+
+@pytest.fixture(scope="module")
+def xs():
+    return torch.randn(3, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+
+
+TARGETS = [2, 5, 0]
+CLOSE = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def maps_of(model, x, methods=tuple(H.METHODS), **kw):
+    maps, idx = H.attribution_maps(model, x, TARGETS, methods, **kw)
+    assert idx.tolist() == TARGETS
+    return maps
+
+
+def autograd_grad(model, x, targets=TARGETS):
+    xg = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model(xg).gather(1, torch.tensor(targets)[:, None]).sum(), xg)
+    return g
+
+
+def test_saliency_and_gradient_x_input_are_the_gradient(net, xs):
+    maps = maps_of(net, xs, ["saliency", "input_x_gradient"])
+    g = autograd_grad(net, xs)
+    torch.testing.assert_close(maps["saliency"], g, **CLOSE)
+    torch.testing.assert_close(maps["input_x_gradient"], g * xs, **CLOSE)
+    ixg = captum_attr.InputXGradient(net).attribute(xs.clone(), target=TARGETS)
+    torch.testing.assert_close(maps["input_x_gradient"], ixg, **CLOSE)
+
+
+def test_smoothgrad_is_captum_and_tends_to_the_gradient(net, xs):
+    maps = maps_of(net, xs, ["smoothgrad"], smoothgrad_samples=5, smoothgrad_std=0.2, seed=3)
+    torch.manual_seed(3)
+    ref = captum_attr.NoiseTunnel(captum_attr.Saliency(net)).attribute(
+        xs.clone(), nt_type="smoothgrad", nt_samples=5, stdevs=0.2, target=TARGETS, abs=False
+    )
+    torch.testing.assert_close(maps["smoothgrad"], ref, **CLOSE)
+    again = maps_of(net, xs, ["smoothgrad"], smoothgrad_samples=5, smoothgrad_std=0.2, seed=3)
+    assert torch.equal(again["smoothgrad"], maps["smoothgrad"])  # seeded
+    # hand check: a vanishing noise gives back the gradient
+    tiny = maps_of(net, xs, ["smoothgrad"], smoothgrad_samples=3, smoothgrad_std=1e-7)
+    torch.testing.assert_close(tiny["smoothgrad"], autograd_grad(net, xs), rtol=1e-3, atol=1e-5)
+
+
+def test_integrated_gradients_is_captum_and_complete(net, xs):
+    base = torch.full_like(xs[0], -0.5)
+    maps = maps_of(net, xs, ["integrated_gradients"], ig_steps=6, baseline=base)
+    ref = captum_attr.IntegratedGradients(net).attribute(
+        xs.clone(), baselines=base.expand_as(xs), target=TARGETS, n_steps=6
+    )
+    torch.testing.assert_close(maps["integrated_gradients"], ref, **CLOSE)
+    # completeness (hand check): sum of IG = f(x) - f(x0) as the steps grow
+    fine = maps_of(net, xs, ["integrated_gradients"], ig_steps=300, baseline=base)
+    with torch.no_grad():
+        gain = net(xs)[range(3), TARGETS] - net(base.expand_as(xs))[range(3), TARGETS]
+    total = fine["integrated_gradients"].flatten(1).sum(1)
+    torch.testing.assert_close(total, gain, rtol=1e-2, atol=1e-3)
+
+
+def test_guided_and_deconv_captum_equals_the_books_rules(net, xs):
+    assert H.captum_rules_apply(net)
+    maps = maps_of(net, xs, ["guided_backprop", "deconvnet"])  # Captum on a plain-ReLU model
+    gb = captum_attr.GuidedBackprop(net).attribute(xs.clone(), target=TARGETS)
+    torch.testing.assert_close(maps["guided_backprop"], gb, **CLOSE)
+    book = H.rule_maps(net, xs, torch.tensor(TARGETS), ["guided", "deconv", "plain"])
+    torch.testing.assert_close(maps["guided_backprop"], book["guided"], **CLOSE)
+    torch.testing.assert_close(maps["deconvnet"], book["deconv"], **CLOSE)
+    torch.testing.assert_close(book["plain"], autograd_grad(net, xs), **CLOSE)
+    for b, k in enumerate(TARGETS):  # per-image targets = one backprop_map per image
+        ref = H.backprop_map(net, xs[b], k, "guided")
+        torch.testing.assert_close(book["guided"][b], ref, **CLOSE)
+
+
+def test_relu6_model_uses_the_books_rules_where_captum_silently_is_plain():
+    net6 = tiny_net(nn.ReLU6, seed=2)
+    x = 3 * torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(4))
+    assert not H.captum_rules_apply(net6)
+    impl = H.method_implementations(net6)
+    assert "book" in impl["guided_backprop"] and "book" in impl["deconvnet"]
+    maps, _ = H.attribution_maps(net6, x, [1, 3], ["guided_backprop"])
+    for b, k in enumerate([1, 3]):
+        ref = H.backprop_map(net6, x[b], k, "guided")
+        torch.testing.assert_close(maps["guided_backprop"][b], ref, **CLOSE)
+    captum_gb = captum_attr.GuidedBackprop(net6).attribute(x.clone(), target=[1, 3])
+    torch.testing.assert_close(captum_gb, autograd_grad(net6, x, [1, 3]), **CLOSE)
+    assert not torch.allclose(captum_gb, maps["guided_backprop"])
+
+
+def test_gradcam_by_hand_and_guided_gradcam_is_captum(net, xs):
+    maps = maps_of(net, xs, ["gradcam", "guided_gradcam", "guided_backprop"])
+    layer, to_input = H.gradcam_layer(net)
+    assert layer is net[3] and not to_input  # the last ReLU's output
+    # hand computation: alpha_c = spatial mean of df/dA_c, relu(sum_c alpha_c A_c), bilinear
+    xg = xs.clone().requires_grad_(True)
+    a = net[:4](xg)
+    out = net[4:](a).gather(1, torch.tensor(TARGETS)[:, None]).sum()
+    (da,) = torch.autograd.grad(out, a)
+    cam = F.relu((da.mean((2, 3), keepdim=True) * a).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=(12, 12), mode="bilinear")
+    torch.testing.assert_close(maps["gradcam"], cam.detach(), **CLOSE)
+    ggc = captum_attr.GuidedGradCam(net, net[3]).attribute(
+        xs.clone(), target=TARGETS, interpolate_mode="bilinear"
+    )
+    torch.testing.assert_close(maps["guided_gradcam"], ggc, **CLOSE)
+    torch.testing.assert_close(maps["guided_gradcam"], maps["guided_backprop"] * cam, **CLOSE)
+
+
+def test_gradcam_layer_of_the_book_models():
+    eff = H.load_model("efficientnet_lite0_untrained").model
+    assert H.gradcam_layer(eff) == (eff._avg_pooling, True)
+    vgg = H.load_model("vgg16_untrained").model
+    assert H.gradcam_layer(vgg) == (vgg.avgpool, True)
+    with pytest.raises(ValueError):
+        H.gradcam_layer(nn.Sequential(nn.Linear(3, 2)))
+
+
+def test_attribution_maps_argument_checks(net, xs):
+    with pytest.raises(ValueError):
+        H.attribution_maps(net, xs, "min")
+    with pytest.raises(ValueError):
+        H.attribution_maps(net, xs, [1, 2])
+    with pytest.raises(ValueError):
+        H.attribution_maps(net, xs, "max", ["lrp"])
+    maps, idx = H.attribution_maps(net, xs, "max", ["saliency"])
+    with torch.no_grad():
+        assert idx.tolist() == net(xs).argmax(1).tolist()
+    assert set(maps) == {"saliency"}
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def test_average_ranks_equal_scipy():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    a = np.round(rng.standard_normal(500), 1)  # many ties
+    np.testing.assert_allclose(H.average_ranks(a), rankdata(a))
+    np.testing.assert_allclose(H.average_ranks(np.zeros(4)), [2.5] * 4)
+
+
+def test_sanity_reference_equals_the_books_metrics():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(1)
+    a = torch.from_numpy(rng.standard_normal((3, 48, 48)))
+    b = a + torch.from_numpy(rng.standard_normal((3, 48, 48)))
+    got = H.SanityReference(a).compare(b)
+    want = H.sanity_similarity(a, b)
+    for key in want:
+        assert got[key] == pytest.approx(want[key], abs=1e-12), key
+    hog_a, hog_b = (H.hog_features(H.normalize_map(m, "abs99")) for m in (a, b))
+    assert got["hog"] == pytest.approx(spearmanr(hog_a, hog_b).statistic, abs=1e-12)
+    same = H.SanityReference(a).compare(a)
+    assert all(v == pytest.approx(1.0) for v in same.values())
+    assert np.isnan(H.SanityReference(a).compare(torch.zeros_like(a))["spearman_abs"])
+
+
+def test_map_class_invariance_is_chapter_ones_score():
+    rng = np.random.default_rng(2)
+    common = rng.standard_normal((1, 3, 16, 16))
+    maps = torch.from_numpy(common + 0.5 * rng.standard_normal((5, 3, 16, 16)))
+    want = H.mean_offdiagonal(H.similarity_matrices(maps, ("pearson",))["pearson"])
+    assert H.map_class_invariance(maps) == pytest.approx(want, abs=1e-12)
+    with_zero = torch.cat([maps, torch.zeros(1, 3, 16, 16, dtype=maps.dtype)])
+    assert H.map_class_invariance(with_zero) == pytest.approx(want, abs=1e-12)
+    assert np.isnan(H.map_class_invariance(torch.zeros(3, 1, 4, 4)))
+
+
+# --- randomization ---------------------------------------------------------------------------
+
+
+def test_randomization_changes_the_named_weights_and_no_others(net):
+    donor = tiny_net(seed=9)
+    groups = H.randomization_groups(net)
+    assert [g for g, _ in groups] == ["0", "2", "6"]
+    params = {
+        g: {f"{n}.{k}" for n in names for k in dict(net.named_modules())[n].state_dict()}
+        for g, names in groups
+    }
+    above: set[str] = set()
+    for label, copy_ in H.randomizations(net, donor, groups, "cascading"):
+        above |= params[label]
+        assert H.weight_changes(net, copy_) == above
+    for label, copy_ in H.randomizations(net, donor, groups, "independent"):
+        assert H.weight_changes(net, copy_) == params[label]
+    assert H.weight_changes(net, copy.deepcopy(net)) == set()
+
+
+def test_randomization_study_scores_every_method_against_its_reference(net, xs):
+    donor = tiny_net(seed=9)
+    groups = H.randomization_groups(net)
+    orig, _ = H.attribution_maps(net, xs, "max", ["saliency", "guided_backprop"])
+    refs = {m: [H.SanityReference(mp[b]) for b in range(3)] for m, mp in orig.items()}
+    steps = list(H.randomization_study(net, donor, groups, xs, refs, "cascading"))
+    assert [s[0] for s in steps] == ["6", "2", "0"]
+    last_label, scores, maps = steps[-1]
+    rebuilt = list(H.randomizations(net, donor, groups, "cascading"))[-1][1]
+    want, _ = H.attribution_maps(rebuilt, xs, "max", ["guided_backprop"])
+    torch.testing.assert_close(maps["guided_backprop"], want["guided_backprop"])
+    for m in refs:
+        assert len(scores[m]) == 3
+        for b, s in enumerate(scores[m]):
+            ref = refs[m][b].compare(maps[m][b])
+            assert s == {**ref, "zero_map": 0.0} or np.isnan(s["spearman_abs"])
+
+
+# --- the prediction ----------------------------------------------------------------------------
+
+
+def test_prediction_follows_from_the_ingredients():
+    assert H.Ingredients("guided").predicted_insensitive
+    assert H.Ingredients("deconv", input=True).predicted_insensitive
+    assert not H.Ingredients("plain").predicted_insensitive
+    assert not H.Ingredients("guided", gradcam=True).predicted_insensitive
+    predicted = {m for m, i in H.METHOD_INGREDIENTS.items() if i.predicted_insensitive}
+    assert predicted == {"guided_backprop", "deconvnet"}
+    assert set(H.METHOD_INGREDIENTS) == set(H.METHODS) == set(H.SANITY_CHECKS_INSENSITIVE)
+    assert set(H.method_implementations(tiny_net())) == set(H.METHODS)
+
+
+# --- Quantus cross-check -----------------------------------------------------------------------
+
+
+def test_cascading_metric_matches_quantus_mprt(net, xs):
+    """Quantus's MPRT (Adebayo's test as maintained in Quantus) on the tiny network, against the
+    book's cascading randomization with the same re-initialized layers and the same targets."""
+    quantus = pytest.importorskip("quantus")
+    seed = 7
+    y = np.array(TARGETS)
+
+    def explain(model, inputs, targets, **_):
+        x = torch.as_tensor(inputs, dtype=torch.float32)
+        maps, _ = H.attribution_maps(model.eval(), x, list(map(int, targets)), ["saliency"])
+        return maps["saliency"].numpy()
+
+    metric = quantus.MPRT(layer_order="top_down", seed=seed, disable_warnings=True)
+    scores = metric(
+        model=copy.deepcopy(net),
+        x_batch=xs.numpy(),
+        y_batch=y,
+        a_batch=None,
+        explain_func=explain,
+        channel_first=True,
+        device="cpu",
+    )
+    # the book's side: Quantus re-initializes each layer with reset_parameters under seed + 1
+    donor = copy.deepcopy(net)
+    for module in donor.modules():
+        if hasattr(module, "reset_parameters"):
+            torch.manual_seed(seed + 1)
+            module.reset_parameters()
+    groups = H.randomization_groups(net)
+    ref = explain(net, xs.numpy(), y)
+    layers = [k for k in scores if k != "original"]
+    assert layers == ["6", "2", "0"]
+    for (label, model), layer in zip(H.randomizations(net, donor, groups), layers, strict=True):
+        assert label == layer
+        new = explain(model, xs.numpy(), y)
+        ours = [H.spearman(ref[b], new[b], absolute=True) for b in range(len(y))]
+        np.testing.assert_allclose(scores[layer], ours, atol=1e-6)
