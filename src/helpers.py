@@ -59,6 +59,7 @@ from backpropvis.models import (
     load_model,
 )
 from backpropvis.networks import FullyConnectedNet, MaxPoolConvNet, PatchNet1D, ThreeLayerConvNet
+from backpropvis.params import as_list
 from backpropvis.patches import (
     PADDINGS,
     padding_pixels,
@@ -81,6 +82,7 @@ from backpropvis.randomization import (
     randomizations,
     randomized_copy,
 )
+from backpropvis.record import Record
 from backpropvis.rules import (
     RULES,
     backprop_map,
@@ -102,6 +104,18 @@ from backpropvis.theory import (
     last_layer_alignment,
     limit_weight,
     predicted_relative_error,
+)
+from backpropvis.verdicts import (
+    CORRECTED,
+    NOT_REPRODUCED,
+    PARTLY,
+    REPRODUCED,
+    VERDICTS,
+    at_least,
+    at_most,
+    judge,
+    near,
+    versus_paper,
 )
 
 __all__ = [
@@ -202,5 +216,18 @@ __all__ = [
     "glue_figure",
     "markdown_table",
     "save_metrics",
+    "Record",
+    "as_list",
+    # the verdict rule (one for every claim of the book)
+    "REPRODUCED",
+    "PARTLY",
+    "NOT_REPRODUCED",
+    "CORRECTED",
+    "VERDICTS",
+    "judge",
+    "at_least",
+    "at_most",
+    "near",
+    "versus_paper",
 ]
 from backpropvis.methods import *  # noqa: E402, F403 - chapter 7 (issue 17): attribution methods

@@ -17,3 +17,68 @@ def test_glue_shows_nothing_twice(capsys):
     # A cell ending in a glue call must not display the value again as the cell's result.
     assert H.glue("answer", 42) is None
     assert capsys.readouterr().out in ("", "answer = 42\n")  # printed only without myst-nb
+
+
+def test_glue_without_myst_nb_shows_tables_rendered_and_numbers_readable(monkeypatch):
+    import sys
+
+    from IPython.display import Markdown
+
+    shown = []
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as in Colab
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    H.glue("law_table", Markdown(H.markdown_table(["a", "b"], [[1, 0.5]])))
+    H.glue("slope", -0.50123456)
+    assert shown[0]._repr_markdown_().startswith("| a | b |")
+    assert shown[1]._repr_markdown_() == "`slope` = **-0.5012**"
+
+
+def test_record_stores_under_the_glued_name_and_saves_claims(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    rec = H.Record("demo", tmp_path)
+    assert rec("fc_vs_conv.fc", 1.5) == 1.5
+    rec.update(n_photos=3)
+    verdict = H.at_most(1.5, 1.0, 2.0)
+    rec.claim("fc", "4", "FC is worse", "1.50", verdict)
+    rec.save()
+    saved = json.loads((tmp_path / "demo.json").read_text())
+    assert saved["fc_vs_conv"] == {"fc": 1.5} and saved["n_photos"] == 3
+    assert saved["claims"]["fc"]["verdict"] == "partly"
+    for bad in ("maybe", "Reproduced"):
+        try:
+            rec.claim("other", "4", "x", "1", bad)
+        except ValueError as err:
+            assert "verdict must be one of" in str(err)
+        else:
+            raise AssertionError(f"verdict {bad!r} accepted")
+
+
+def test_the_verdict_rule():
+    assert H.at_least(0.95, 0.9, 0.5) == H.REPRODUCED
+    assert H.at_least(0.6, 0.9, 0.5) == H.PARTLY
+    assert H.at_least(0.4, 0.9, 0.5) == H.NOT_REPRODUCED
+    assert H.at_most(0.2, 0.1) == H.NOT_REPRODUCED
+    assert H.near(-0.47, -0.5, 0.05) == H.REPRODUCED
+    assert H.near(-0.42, -0.5, 0.05, 0.1) == H.PARTLY
+    assert H.versus_paper(0.399, 0.798, 0.05) == H.CORRECTED
+    assert H.versus_paper(0.80, 0.798, 0.05) == H.REPRODUCED
+
+
+def test_papermill_list_parameters():
+    assert H.as_list('["chelsea", "coffee"]', "photos", str) == ["chelsea", "coffee"]
+    assert H.as_list("[4, 64]", "n_values", int) == [4, 64]
+    for value, name, message in [
+        ("chelsea", "photos", "-y 'photos: [chelsea]'"),
+        (64, "n_values", "-y 'n_values: [64]'"),
+        ("[1.5]", "n_values", "list of int"),
+    ]:
+        try:
+            H.as_list(value, name, int if name == "n_values" else str)
+        except TypeError as err:
+            assert name in str(err) and message in str(err), err
+        else:
+            raise AssertionError(f"{name}={value!r} accepted")

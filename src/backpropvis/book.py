@@ -1,7 +1,8 @@
 """The book layer: numbers and figures glued into the pages (myst-nb) and saved as metrics.
 
 myst-nb is present when the book is built and absent in Colab or plain Jupyter, where a glued
-value is printed and a glued figure shown instead: it is imported in each call, optionally.
+value is displayed next to its cell instead (tables rendered, numbers as ``name = value``): it is
+imported in each call, optionally.
 """
 
 from __future__ import annotations
@@ -55,13 +56,23 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: st
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:
-    """Store ``value`` for ``{glue}`` references in the book (myst-nb); print it where myst-nb
-    is absent (Colab, plain Jupyter). Returns nothing, so that a cell ending in a glue call
-    does not show the value a second time as its result."""
+    """Store ``value`` for ``{glue}`` references in the book (myst-nb). Where myst-nb is absent
+    (Colab, plain Jupyter, VS Code) show it next to the cell instead, as a reader would want it:
+    a table or figure (anything with a rich display) rendered, a number as ``name = value``
+    in Markdown. Returns nothing, so that a cell ending in a glue call does not show the value
+    a second time as its result."""
     try:
         from myst_nb import glue as _glue  # optional: the book build only
     except ImportError:
-        print(f"{name} = {value}")
+        from IPython.display import Markdown
+        from IPython.display import display as show
+
+        rich = any(hasattr(value, f"_repr_{k}_") for k in ("markdown", "html", "png", "svg"))
+        if rich:
+            show(value)
+        else:
+            text = format(value, ".4g") if isinstance(value, (float, np.floating)) else value
+            show(Markdown(f"`{name}` = **{text}**"))
         return
     _glue(name, value, display=display)
 
