@@ -36,6 +36,7 @@ CHAPTER_TITLES = {
     "04_filter_sweeps": "4. Filter sweeps",
     "05_explorer": "5. Explorer",
     "06_beyond_the_draft": "6. Beyond the draft",
+    "07_every_method": "7. Every gradient method",
 }
 MODEL_KEYS = ("trained_model", "model")  # where a chapter's metrics name its trained network
 MODEL_LABELS = {
@@ -283,6 +284,38 @@ def _padding(m: Metrics) -> tuple[str, bool, bool]:
     return text, abs(same - 1) < abs(valid - 1), False
 
 
+def _ch7_methods(m: Metrics) -> list[str]:
+    return list(get(m, "methods"))
+
+
+def _ch7_prediction(m: Metrics) -> tuple[str, bool, bool]:
+    """Chapter 7: the per-method verdicts (predicted vs measured insensitivity) agree."""
+    methods = _ch7_methods(m)
+    off = [k for k in methods if get(m, f"{k}.verdict") != "agree"]
+    text = f"agrees on {len(methods) - len(off)} of {len(methods)}"
+    text += f" (not: {', '.join(off)})" if off else ""
+    return text, not off, len(off) < len(methods) / 2
+
+
+def _ch7_sanity_checks(m: Metrics) -> tuple[str, bool, bool]:
+    """Chapter 7 against Adebayo et al.'s findings, for the methods they tested."""
+    paper = get(m, "sanity_checks_2018")
+    tested = [k for k in _ch7_methods(m) if paper.get(k) is not None]
+    off = [k for k in tested if bool(get(m, f"{k}.measured_insensitive")) != paper[k]]
+    text = f"same finding for {len(tested) - len(off)} of {len(tested)}"
+    text += f" (not: {', '.join(off)})" if off else ""
+    return text, not off, len(off) < len(tested) / 2
+
+
+def _ch7_class_invariance(m: Metrics) -> tuple[str, bool, bool]:
+    """Claim (c) of the paper across eight methods: invariant exactly where the rule is guided
+    or DeconvNet (mean correlation across logits >= 0.9)."""
+    ci = {k: float(get(m, f"{k}.class_invariance")) for k in _ch7_methods(m)}
+    invariant = sorted(k for k, v in ci.items() if v >= 0.9)
+    text = "ρ ≥ 0.9 for " + (", ".join(invariant) or "none")
+    return text, invariant == ["deconvnet", "guided_backprop"], "guided_backprop" in invariant
+
+
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 CLAIMS: list[Claim] = [
     # Section 2: observations (chapter 1).
@@ -462,6 +495,27 @@ CLAIMS: list[Claim] = [
         "An adversarial perturbation changes saliency maps most, GBP less, DeconvNet least",
         "06_beyond_the_draft",
         custom(_adversarial),
+    ),
+    # Every attribution method through the paper's questions (chapter 7).
+    Claim(
+        "Eq. (2), extended",
+        "Maps whose upper layers enter only through $\\sigma$ (GBP, DeconvNet) ignore them; "
+        "the others do not (per-method verdicts)",
+        "07_every_method",
+        custom(_ch7_prediction),
+    ),
+    Claim(
+        "2 (c), extended",
+        "Class invariance holds for the guided and DeconvNet rules only, among eight methods",
+        "07_every_method",
+        custom(_ch7_class_invariance),
+    ),
+    Claim(
+        "Adebayo",
+        "GBP and Guided Grad-CAM survive cascading randomization; gradient, gradient × input, "
+        "SmoothGrad, IG and Grad-CAM do not",
+        "07_every_method",
+        custom(_ch7_sanity_checks),
     ),
 ]
 

@@ -1,0 +1,88 @@
+"""Chapter 7 (Every gradient method): class invariance, cascading and independent randomization
+and the computed verdicts for eight attribution methods, on a smoke run.
+
+The chapter runs once (64 x 64 photos, 2 photos, 6 logits, 2 SmoothGrad samples, 4
+Integrated-Gradients points). Thresholds leave margins of several times the spread over photos
+that the chapter reports; the unit tests of the methods themselves are in tests/test_methods.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import helpers as H
+
+STEM = "07_every_method"
+SMOKE = {
+    "size": 64,
+    "photos": ["chelsea", "astronaut"],
+    "n_logits": 6,
+    "smoothgrad_samples": 2,
+    "ig_steps": 4,
+}
+METRIC_KEYS = {"spearman_abs", "spearman", "ssim", "hog"}
+
+
+@pytest.fixture(scope="module")
+def m(chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch07"), **SMOKE)
+
+
+def test_metrics_layout(m):
+    assert m["methods"] == list(H.METHODS)
+    n_steps = len(m["randomization_steps"])
+    assert n_steps == len(H.randomization_groups(H.load_model(m["model"]).model)) > 3
+    for name in m["methods"]:
+        r = m[name]
+        assert {"class_invariance", "cascading", "independent", "predicted_insensitive"} <= set(r)
+        assert r["verdict"] in ("agree", "disagree")
+        assert len(r["cascading"]) == len(r["independent"]) == n_steps
+        for step in r["cascading"] + r["independent"]:
+            assert METRIC_KEYS <= set(step)
+            assert {f"{k}_std" for k in METRIC_KEYS} <= set(step)
+    assert set(m["implementations"]) == set(H.METHODS)
+
+
+def test_verdicts_are_computed_from_the_measurements(m):
+    for name in m["methods"]:
+        r = m[name]
+        n_upper = len(m["randomization_steps"]) // 2
+        upper = np.nanmean([s["spearman_abs"] for s in r["cascading"][:n_upper]])
+        assert r["upper_half_spearman_abs"] == pytest.approx(upper)
+        assert r["measured_insensitive"] == bool(upper >= 0.5)
+        assert r["predicted_insensitive"] == H.METHOD_INGREDIENTS[name].predicted_insensitive
+        agree = r["predicted_insensitive"] == r["measured_insensitive"]
+        assert r["verdict"] == ("agree" if agree else "disagree")
+
+
+def test_the_argument_holds_for_the_papers_rules(m):
+    for name in ("guided_backprop", "deconvnet"):
+        assert m[name]["predicted_insensitive"] and m[name]["verdict"] == "agree"
+        assert m[name]["cascading"][0]["spearman_abs"] > 0.9
+    for name in ("saliency", "smoothgrad"):
+        assert not m[name]["predicted_insensitive"] and m[name]["verdict"] == "agree"
+        assert m[name]["cascading"][0]["spearman_abs"] < 0.7
+
+
+def test_class_invariance_follows_the_backward_rule(m):
+    ci = {name: m[name]["class_invariance"] for name in m["methods"]}
+    assert ci["guided_backprop"] > 0.95 and ci["deconvnet"] > 0.95
+    for name in ("saliency", "input_x_gradient", "smoothgrad", "integrated_gradients"):
+        assert abs(ci[name]) < 0.2, name
+    assert ci["saliency"] < ci["gradcam"] < ci["guided_backprop"]
+
+
+def test_random_network_gbp_still_shows_the_photo(m):
+    random = {name: m[name]["resemblance"]["random"] for name in m["methods"]}
+    assert random["guided_backprop"]["corr_input"] > 0.2
+    assert abs(random["saliency"]["corr_input"]) < 0.1
+    assert random["guided_backprop"]["corr_input"] > random["saliency"]["corr_input"] + 0.2
+
+
+def test_every_layer_random_changes_every_map(m):
+    for name in m["methods"]:
+        last = m[name]["cascading"][-1]["spearman_abs"]
+        assert math.isnan(last) or last < 0.6, name
