@@ -50,10 +50,17 @@ import sys
 
 if "google.colab" in sys.modules:
     REPO = "https://github.com/backpropvis/backpropvis-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True
+    )
 
 # %% tags=["parameters"]
-photos = ["chelsea", "astronaut", "coffee", "rocket"]  # bundled photos or paths (first: Fig. 1)
+photos = [
+    "chelsea",
+    "astronaut",
+    "coffee",
+    "rocket",
+]  # bundled photos or paths (first: Fig. 1)
 size = 224  # image side in pixels
 model = "auto"  # trained network: "auto" (VGG-16 if its weights load), "vgg16", ...
 n_logits = 10  # logits compared per photo and network (class invariance)
@@ -155,7 +162,9 @@ print(table)
 # {glue:text}`random_logits`. One forward pass serves all $T$ maps of all three rules.
 
 # %%
-names = {m.name: m for m in models.values()}  # a trained VGG-16's twin *is* vgg16_untrained
+names = {
+    m.name: m for m in models.values()
+}  # a trained VGG-16's twin *is* vgg16_untrained
 targets, maps = {}, {}
 for p, x in images.items():
     for name, m in names.items():
@@ -166,7 +175,9 @@ for p, x in images.items():
         by_rule, _ = H.backprop_maps(m.model, xp[None], H.RULES, targets[p, name])
         for rule in H.RULES:
             maps[p, name, rule] = by_rule[rule][:, 0].cpu()  # (T, 3, H, W)
-random_logits = [k for k in H.class_targets([], n_logits, seed=logit_seed) if k != 482]
+random_logits = [
+    k for k in H.class_targets([], n_logits, seed=logit_seed) if k != 482
+]
 for key, value in {
     "n_logits": n_logits,
     "n_top": n_top,
@@ -183,7 +194,10 @@ for key, value in {
 # %% tags=["remove-output"]
 first = photos[0]
 common = [k for k in (482, *random_logits) if all(k in t for t in targets.values())]
-shown = ["max", *common[:3]]  # the max logit, 482 and random logits, as in the paper
+shown = [
+    "max",
+    *common[:3],
+]  # the max logit, 482 and random logits, as in the paper
 
 
 def grab(p: str, m: H.LoadedModel, rule: str, k: int | str) -> torch.Tensor:
@@ -196,7 +210,10 @@ def name_of(k: int | str) -> str:
 
 
 fig = H.plot_grid(
-    [[images[first]] + [grab(first, m, "guided", k) for k in shown] for m in models.values()],
+    [
+        [images[first]] + [grab(first, m, "guided", k) for k in shown]
+        for m in models.values()
+    ],
     row_labels=list(LABEL.values()),
     col_labels=["input"] + [name_of(k) for k in shown],
     cell=2.4,
@@ -222,11 +239,13 @@ H.glue_figure("fig_figure1", fig)
 pick = shown[:2]  # the max logit and logit 482
 fig = H.plot_grid(
     [
-        [images[p]] + [grab(p, m, "guided", k) for m in models.values() for k in pick]
+        [images[p]]
+        + [grab(p, m, "guided", k) for m in models.values() for k in pick]
         for p in photos
     ],
     row_labels=photos,
-    col_labels=["input"] + [f"{LABEL[n]}\n{name_of(k)}" for n in models for k in pick],
+    col_labels=["input"]
+    + [f"{LABEL[n]}\n{name_of(k)}" for n in models for k in pick],
     cell=2.0,
 )
 H.glue_figure("fig_photos", fig)
@@ -290,10 +309,19 @@ for (p, name, rule), mp in maps.items():
     sims[p, name, rule] = H.similarity_matrices(mp, metrics_here)
 
 
-def invariance(key: str, rule: str, metric: str = "pearson", photo: str | None = None) -> float:
+def invariance(
+    key: str, rule: str, metric: str = "pearson", photo: str | None = None
+) -> float:
     """Mean off-diagonal similarity, averaged over photos (or for one photo)."""
     ps = [photo] if photo else photos
-    return float(np.mean([H.mean_offdiagonal(sims[p, models[key].name, rule][metric]) for p in ps]))
+    return float(
+        np.mean(
+            [
+                H.mean_offdiagonal(sims[p, models[key].name, rule][metric])
+                for p in ps
+            ]
+        )
+    )
 
 
 def verdict(rho: float) -> str:
@@ -308,11 +336,18 @@ class_invariance = {k: {r: invariance(k, r) for r in H.RULES} for k in models}
 ticks = targets[first, trained.name]
 for metric in ("pearson", "ssim", "spearman"):
     fig = H.plot_heatmaps(
-        [[sims[first, m.name, r][metric] for r in H.RULES] for m in models.values()],
+        [
+            [sims[first, m.name, r][metric] for r in H.RULES]
+            for m in models.values()
+        ],
         row_labels=list(LABEL.values()),
         col_labels=list(H.RULES),
         tick_labels=["max"]
-        + [f"top-{i + 1}" if i < n_top else str(k) for i, k in enumerate(ticks) if i > 0],
+        + [
+            f"top-{i + 1}" if i < n_top else str(k)
+            for i, k in enumerate(ticks)
+            if i > 0
+        ],
         vmin=-1 if metric != "ssim" else 0,
         cbar_label=metric,
     )
@@ -353,7 +388,14 @@ rows = [
     for k in models
     for r in H.RULES
 ]
-header = ["network", "rule", "Pearson (mean)", "Pearson (worst photo)", "SSIM", "Spearman"]
+header = [
+    "network",
+    "rule",
+    "Pearson (mean)",
+    "Pearson (worst photo)",
+    "SSIM",
+    "Spearman",
+]
 invariance_table = H.markdown_table(header + ["verdict"], rows)
 H.glue("invariance_table", Markdown(invariance_table))
 print(invariance_table)
@@ -388,8 +430,12 @@ for r in H.RULES:
 
 # the trained network's plain maps: its top classes against the other logits, on the first photo
 plain_blocks = {
-    "top": H.mean_offdiagonal(sims[first, trained.name, "plain"]["pearson"][:n_top, :n_top]),
-    "rest": H.mean_offdiagonal(sims[first, trained.name, "plain"]["pearson"][n_top:, n_top:]),
+    "top": H.mean_offdiagonal(
+        sims[first, trained.name, "plain"]["pearson"][:n_top, :n_top]
+    ),
+    "rest": H.mean_offdiagonal(
+        sims[first, trained.name, "plain"]["pearson"][n_top:, n_top:]
+    ),
 }
 top_names = [trained.categories[k] for k in targets[first, trained.name][:n_top]]
 for key, value in {
@@ -440,29 +486,37 @@ edges = {p: H.edge_map(x) for p, x in images.items()}
 
 def mean_corr(ref, mats) -> float:
     """Pearson of ``ref`` with each map of ``mats``, averaged over the maps."""
-    return float(H.similarity_matrices([ref, *mats], ("pearson",))["pearson"][0, 1:].mean())
+    return float(
+        H.similarity_matrices([ref, *mats], ("pearson",))["pearson"][0, 1:].mean()
+    )
 
 
 by_photo = {"input": {}, "edges": {}}
 for k, m in models.items():
     by_photo["input"][k] = {
-        r: [mean_corr(m.prepare(images[p]), maps[p, m.name, r]) for p in photos] for r in H.RULES
+        r: [mean_corr(m.prepare(images[p]), maps[p, m.name, r]) for p in photos]
+        for r in H.RULES
     }
     by_photo["edges"][k] = {
-        r: [mean_corr(edges[p], maps[p, m.name, r].abs().sum(1)) for p in photos] for r in H.RULES
+        r: [mean_corr(edges[p], maps[p, m.name, r].abs().sum(1)) for p in photos]
+        for r in H.RULES
     }
 corr_with_input = {
-    k: {r: float(np.mean(v)) for r, v in d.items()} for k, d in by_photo["input"].items()
+    k: {r: float(np.mean(v)) for r, v in d.items()}
+    for k, d in by_photo["input"].items()
 }
 corr_with_edges = {
-    k: {r: float(np.mean(v)) for r, v in d.items()} for k, d in by_photo["edges"].items()
+    k: {r: float(np.mean(v)) for r, v in d.items()}
+    for k, d in by_photo["edges"].items()
 }
 
 # %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
 for ax, what in zip(axes, ("input", "edges"), strict=True):
     data = {r: {LABEL[k]: by_photo[what][k][r] for k in models} for r in H.RULES}
-    H.plot_grouped_bars(data, ax=ax, ylabel=f"Pearson with {what}", title=f"corr_with_{what}")
+    H.plot_grouped_bars(
+        data, ax=ax, ylabel=f"Pearson with {what}", title=f"corr_with_{what}"
+    )
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 H.glue_figure("fig_edges_bars", fig)
@@ -506,7 +560,9 @@ wins_in = sum(
 )
 wins_ed = sum(
     by_photo["edges"]["trained"]["guided"][i]
-    > max(by_photo["edges"][k]["guided"][i] for k in ("untrained", "vgg16_untrained"))
+    > max(
+        by_photo["edges"][k]["guided"][i] for k in ("untrained", "vgg16_untrained")
+    )
     for i in range(len(photos))
 )
 whole_holds = g_in["trained"] < min(g_in["untrained"], g_in["vgg16_untrained"])
@@ -560,7 +616,9 @@ for k in models:
 # %% tags=["remove-output"]
 x = H.preprocess(images[first], "centered")  # the author's preprocessing
 net = H.ThreeLayerConvNet(n_filters, kernel_size, 1000, seed=seed).to(device)
-conv_maps = {r: H.backprop_map(net, x, target=482, rule=r) for r in ("guided", "plain")}
+conv_maps = {
+    r: H.backprop_map(net, x, target=482, rule=r) for r in ("guided", "plain")
+}
 limit = H.gbp_limit(x, kernel_size)
 corr_with_limit = {r: H.pearson(m, limit) for r, m in conv_maps.items()}
 H.glue("n_filters", n_filters)
@@ -568,7 +626,12 @@ H.glue("corr_gbp_limit", corr_with_limit["guided"])
 H.glue("corr_plain_limit", corr_with_limit["plain"])
 fig = H.plot_grid(
     [[images[first], limit, conv_maps["guided"], conv_maps["plain"]]],
-    col_labels=["input", "limit, Eq. (5)", f"GBP, N={n_filters}", f"plain, N={n_filters}"],
+    col_labels=[
+        "input",
+        "limit, Eq. (5)",
+        f"GBP, N={n_filters}",
+        f"plain, N={n_filters}",
+    ],
     cell=2.4,
 )
 H.glue_figure("fig_convnet", fig)
@@ -611,16 +674,20 @@ metrics_path = H.save_metrics(
         "size": size,
         "n_logits": n_logits,
         "targets": {f"{p}/{n}": t for (p, n), t in targets.items()},
-        "top5": {p: [[k, name, prob] for k, name, prob in t] for p, t in top5.items()},
+        "top5": {
+            p: [[k, name, prob] for k, name, prob in t] for p, t in top5.items()
+        },
         "class_invariance": class_invariance,
         "class_invariance_by_photo": {
-            p: {k: {r: invariance(k, r, photo=p) for r in H.RULES} for k in models} for p in photos
+            p: {k: {r: invariance(k, r, photo=p) for r in H.RULES} for k in models}
+            for p in photos
         },
         "class_invariance_ssim": {
             k: {r: invariance(k, r, "ssim", first) for r in H.RULES} for k in models
         },
         "class_invariance_spearman": {
-            k: {r: invariance(k, r, "spearman", first) for r in H.RULES} for k in models
+            k: {r: invariance(k, r, "spearman", first) for r in H.RULES}
+            for k in models
         },
         "invariance_verdict": {
             k: {r: verdict(class_invariance[k][r]) for r in H.RULES} for k in models

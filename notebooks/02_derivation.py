@@ -40,7 +40,9 @@ import sys
 
 if "google.colab" in sys.modules:
     REPO = "https://github.com/backpropvis/backpropvis-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True
+    )
 
 # %% tags=["parameters"]
 photo = "chelsea"  # a bundled sample photo or an image path
@@ -51,7 +53,18 @@ n_identity = 64  # N of the 2-D Eq. (2) check (float64)
 target = 0  # the logit k
 n_mc_h = 4_000_000  # Monte Carlo draws of V for E[h(V)]
 n_mc_w = 1_000_000  # Monte Carlo draws of w for E[w~]
-conc_sizes = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]  # N for the concentration
+conc_sizes = [
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1000,
+    2000,
+    5000,
+    10000,
+]  # N for the concentration
 conc_trials = 200  # independent runs per N
 n_boot = 1000  # bootstrap resamples for the fitted slopes
 c = 1.0  # weight scale: all weights are N(0, c^2)
@@ -67,7 +80,9 @@ import torch
 
 import helpers as H
 
-x = H.preprocess(H.load_image(photo, size), "centered")  # the author's preprocessing
+x = H.preprocess(
+    H.load_image(photo, size), "centered"
+)  # the author's preprocessing
 metrics = {"c": c, "kernel_size": kernel_size, "p": 3 * kernel_size**2}
 
 # %% [markdown]
@@ -88,13 +103,18 @@ metrics = {"c": c, "kernel_size": kernel_size, "p": 3 * kernel_size**2}
 
 # %%
 net1 = H.PatchNet1D(d=11, p=3, stride=2, n_filters=4, n_logits=2, std=c, seed=seed)
-x1 = torch.randn(11, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+x1 = torch.randn(
+    11, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+)
 maps1 = {}
 for rule in H.RULES:
     with torch.enable_grad(), H.backward_rule(net1, rule):
         xg = x1[None].clone().requires_grad_(True)
         auto = torch.autograd.grad(net1(xg)[0, 1], xg)[0][0]
-    maps1[rule] = (auto, H.eq2_sum(net1.D, net1.W.detach(), net1.V.detach()[:, 1], x1, rule))
+    maps1[rule] = (
+        auto,
+        H.eq2_sum(net1.D, net1.W.detach(), net1.V.detach()[:, 1], x1, rule),
+    )
 err_1d = {r: float((a - b).abs().max()) for r, (a, b) in maps1.items()}
 # control: the same V read with the transposed index q = (j - 1) N + i
 v_swapped = net1.V.detach()[:, 1].reshape(net1.D.shape[0], -1).T.reshape(-1)
@@ -123,13 +143,17 @@ fig.tight_layout()
 x64 = x.double()
 err_2d, scale_2d = {}, 0.0
 for padding in ("valid", "same"):
-    cn = H.ThreeLayerConvNet(n_identity, kernel_size, std=c, padding=padding, seed=seed).double()
+    cn = H.ThreeLayerConvNet(
+        n_identity, kernel_size, std=c, padding=padding, seed=seed
+    ).double()
     v = cn.fc_column(target, cn.patch_grid(size, size)).double()
     for rule in H.RULES:
         auto = H.backprop_map(cn, x64, target, rule)
         eq2 = H.eq2_map_conv(x64, cn.conv.weight.detach(), v, rule, padding)
         err_2d[f"{padding}_{rule}"] = float((auto - eq2).abs().max())
-        err_2d[f"{padding}_{rule}_relative"] = float((auto - eq2).abs().max() / auto.abs().max())
+        err_2d[f"{padding}_{rule}_relative"] = float(
+            (auto - eq2).abs().max() / auto.abs().max()
+        )
         scale_2d = max(scale_2d, float(auto.abs().max()))
 eq2_max_abs_error = max(*err_1d.values(), *err_2d.values())
 H.glue("eq2_max_abs_error", eq2_max_abs_error)
@@ -179,15 +203,34 @@ print(err_2d)
 
 # %%
 half = kernel_size // 2
-y147 = x[:, size // 2 - half : size // 2 + half + 1, size // 2 - half : size // 2 + half + 1]
+y147 = x[
+    :,
+    size // 2 - half : size // 2 + half + 1,
+    size // 2 - half : size // 2 + half + 1,
+]
 mc_w = H.mc_w_tilde(y147.reshape(-1), n_mc_w, c, seed)
-mc_h = {rule: H.mc_expected_h(rule, n_mc_h, c, seed) for rule in ("plain", "guided")}
-closed, paper = 1 / math.sqrt(2 * math.pi), math.sqrt(2 / math.pi)  # the two candidate values / c
+mc_h = {
+    rule: H.mc_expected_h(rule, n_mc_h, c, seed) for rule in ("plain", "guided")
+}
+closed, paper = (
+    1 / math.sqrt(2 * math.pi),
+    math.sqrt(2 / math.pi),
+)  # the two candidate values / c
 est = {  # name -> (measured / c, standard error / c, closed form / c, paper's value / c)
     "E[h(V)], plain": (mc_h["plain"][0] / c, mc_h["plain"][1] / c, 0.0, 0.0),
-    "E[h(V)], guided": (mc_h["guided"][0] / c, mc_h["guided"][1] / c, closed, paper),
+    "E[h(V)], guided": (
+        mc_h["guided"][0] / c,
+        mc_h["guided"][1] / c,
+        closed,
+        paper,
+    ),
     "||E[w~]||": (mc_w["proj"] / c, mc_w["proj_se"] / c, closed, paper),
-    "||E[w | w.y>0]||": (mc_w["cond_proj"] / c, mc_w["cond_proj_se"] / c, paper, paper),
+    "||E[w | w.y>0]||": (
+        mc_w["cond_proj"] / c,
+        mc_w["cond_proj_se"] / c,
+        paper,
+        paper,
+    ),
 }
 for name, (val, se, val_closed, val_paper) in est.items():
     print(
@@ -199,11 +242,23 @@ fig, ax = plt.subplots(figsize=(8, 3))
 pos = np.arange(len(est))
 vals = np.array(list(est.values()))
 ax.errorbar(
-    pos, vals[:, 0], yerr=1.96 * vals[:, 1], fmt="o", capsize=6, label="Monte Carlo, 95% CI"
+    pos,
+    vals[:, 0],
+    yerr=1.96 * vals[:, 1],
+    fmt="o",
+    capsize=6,
+    label="Monte Carlo, 95% CI",
 )
 ax.plot(pos, vals[:, 2], "_", ms=30, mew=2, label="closed form (this chapter)")
-ax.plot(pos[1:3], vals[1:3, 3], "rx", ms=10, mew=2, label=r"paper: $\sqrt{2/\pi}\,c$")
-ax.set(xticks=pos, xticklabels=list(est), ylabel="value / c", xlim=(-0.5, len(est) - 0.5))
+ax.plot(
+    pos[1:3], vals[1:3, 3], "rx", ms=10, mew=2, label=r"paper: $\sqrt{2/\pi}\,c$"
+)
+ax.set(
+    xticks=pos,
+    xticklabels=list(est),
+    ylabel="value / c",
+    xlim=(-0.5, len(est) - 0.5),
+)
 ax.set_title("95% intervals (error bars) are smaller than the markers", fontsize=9)
 ax.legend(fontsize=8, loc="upper left")
 fig.tight_layout()
@@ -216,7 +271,9 @@ for key, name in [
     ("E_w_conditional_norm", "||E[w | w.y>0]||"),
 ]:
     metrics[f"{key}_over_c"], metrics[f"{key}_over_c_se"] = est[name][:2]
-    metrics[f"{key}_over_c_closed_form"], metrics[f"{key}_over_c_paper"] = est[name][2:]
+    metrics[f"{key}_over_c_closed_form"], metrics[f"{key}_over_c_paper"] = est[
+        name
+    ][2:]
     H.glue(key, est[name][0])
     H.glue(f"{key}_ci", 1.96 * est[name][1])
 metrics |= {"E_w_tilde_cos": mc_w["cos"], "E_w_tilde_perp_over_c": mc_w["perp"] / c}
@@ -261,15 +318,20 @@ rules = ["guided", "plain"]
 # The nets are nested: one pass over the largest gives every N's map, and its filter terms
 # t_i, summed over the first N, give every N's fitted scale.
 maps = H.conv_map_sweep(x, n_values, kernel_size, target, rules, std=c, seed=seed)
-sweep = {rule: dict(zip(n_values, maps[i], strict=True)) for i, rule in enumerate(rules)}
+sweep = {
+    rule: dict(zip(n_values, maps[i], strict=True)) for i, rule in enumerate(rules)
+}
 net = H.ThreeLayerConvNet(max(n_values), kernel_size, std=c, seed=seed)
 v = net.fc_column(target, net.patch_grid(size, size))
 scale = {}  # rule -> N -> (a / (N c^2 / 2 pi), standard error of that)
 for rule in rules:
     t = H.filter_terms(x, net.conv.weight.detach(), v, limit, rule).double()
-    units = {n: (limit.double() ** 2).sum() * n * c**2 / (2 * math.pi) for n in n_values}
+    units = {
+        n: (limit.double() ** 2).sum() * n * c**2 / (2 * math.pi) for n in n_values
+    }
     scale[rule] = {
-        n: (float(t[:n].sum() / u), float(t[:n].std() * math.sqrt(n) / u)) for n, u in units.items()
+        n: (float(t[:n].sum() / u), float(t[:n].std() * math.sqrt(n) / u))
+        for n, u in units.items()
     }
 
 # %%
@@ -283,19 +345,33 @@ fig = H.plot_grid(
 )
 
 # %%
-corr = {rule: {n: H.pearson(m, limit) for n, m in sweep[rule].items()} for rule in sweep}
-expected = {n: n * c**2 / (2 * math.pi) * limit for n in n_values}  # E[s_k], Eq. (5) corrected
-dist = {n: float((m - expected[n]).norm() / expected[n].norm()) for n, m in sweep["guided"].items()}
+corr = {
+    rule: {n: H.pearson(m, limit) for n, m in sweep[rule].items()} for rule in sweep
+}
+expected = {
+    n: n * c**2 / (2 * math.pi) * limit for n in n_values
+}  # E[s_k], Eq. (5) corrected
+dist = {
+    n: float((m - expected[n]).norm() / expected[n].norm())
+    for n, m in sweep["guided"].items()
+}
 dist_slope, _ = H.loglog_fit(list(dist), list(dist.values()))
 n_max = max(n_values)
-metrics |= {"corr_gbp_limit_by_N": corr["guided"], "corr_plain_limit_by_N": corr["plain"]}
-metrics["corr_gbp_x_by_N"] = {n: H.pearson(m, x) for n, m in sweep["guided"].items()}
+metrics |= {
+    "corr_gbp_limit_by_N": corr["guided"],
+    "corr_plain_limit_by_N": corr["plain"],
+}
+metrics["corr_gbp_x_by_N"] = {
+    n: H.pearson(m, x) for n, m in sweep["guided"].items()
+}
 metrics |= {"gbp_distance_to_expected_by_N": dist, "gbp_distance_slope": dist_slope}
 metrics |= {
-    f"eq5_scale_over_corrected_{r}_by_N": {n: s[0] for n, s in scale[r].items()} for r in scale
+    f"eq5_scale_over_corrected_{r}_by_N": {n: s[0] for n, s in scale[r].items()}
+    for r in scale
 }
 metrics |= {
-    f"eq5_scale_over_corrected_{r}_se_by_N": {n: s[1] for n, s in scale[r].items()} for r in scale
+    f"eq5_scale_over_corrected_{r}_se_by_N": {n: s[1] for n, s in scale[r].items()}
+    for r in scale
 }
 metrics["eq5_paper_over_corrected"] = (2 * c**2 / math.pi) / (c**2 / (2 * math.pi))
 for name, val in [
@@ -316,10 +392,17 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 for rule in sweep:
     axes[0].semilogx(n_values, list(corr[rule].values()), "o-", label=rule)
     s = np.array(list(scale[rule].values()))
-    axes[1].errorbar(n_values, s[:, 0], yerr=1.96 * s[:, 1], fmt="o-", capsize=4, label=rule)
+    axes[1].errorbar(
+        n_values, s[:, 0], yerr=1.96 * s[:, 1], fmt="o-", capsize=4, label=rule
+    )
 axes[0].set(xlabel="N filters", ylabel="Pearson with the limit", title="structure")
 axes[1].axhline(1, c="k", lw=0.8, label=r"$Nc^2/(2\pi)$ (corrected)")
-axes[1].axhline(metrics["eq5_paper_over_corrected"], c="r", ls="--", label=r"$2c^2N/\pi$ (paper)")
+axes[1].axhline(
+    metrics["eq5_paper_over_corrected"],
+    c="r",
+    ls="--",
+    label=r"$2c^2N/\pi$ (paper)",
+)
 axes[1].set(
     xscale="log",
     xlabel="N filters",
@@ -353,7 +436,9 @@ net = H.ThreeLayerConvNet(n_identity, kernel_size, std=c, seed=seed)
 x_other = H.preprocess(H.load_image("astronaut", size), "centered")
 deconv = [H.backprop_map(net, xx, target, "deconv") for xx in (x, x_other)]
 deconv_change = float((deconv[0] - deconv[1]).abs().max() / deconv[0].abs().max())
-per_channel = float(np.mean([H.pearson(deconv[0][ch], limit[ch]) for ch in range(3)]))
+per_channel = float(
+    np.mean([H.pearson(deconv[0][ch], limit[ch]) for ch in range(3)])
+)
 H.glue("deconv_change", deconv_change)
 H.glue("corr_deconv_limit", H.pearson(deconv[0], limit))
 H.glue("corr_deconv_limit_per_channel", per_channel)
@@ -396,7 +481,9 @@ metrics |= {
 for b in (1, 2):  # the paper's 1-D D_j: diagonal of sum_j D_j^T D_j
     D = H.patch_matrices(11, 3, b)
     print(f"1-D, p=3, b={b}:", (D.transpose(1, 2) @ D).sum(0).diagonal().tolist())
-cover = {pad: H.patch_coverage(size, size, kernel_size, pad) for pad in ("valid", "same")}
+cover = {
+    pad: H.patch_coverage(size, size, kernel_size, pad) for pad in ("valid", "same")
+}
 limits = {pad: H.gbp_limit(x, kernel_size, pad) for pad in ("valid", "same")}
 weights = {pad: H.limit_weight(x, kernel_size, pad) for pad in ("valid", "same")}
 norms = H.patch_norms(x, kernel_size)
@@ -406,17 +493,27 @@ for pad in cover:
 # %%
 diff = (limits["valid"] - limits["same"]).abs().sum(0)
 row = [x, weights["valid"].log(), limits["valid"], limits["same"], diff]
-names = ["input $x$", "log local weight", "limit, VALID", "limit, SAME", "|VALID - SAME|"]
+names = [
+    "input $x$",
+    "log local weight",
+    "limit, VALID",
+    "limit, SAME",
+    "|VALID - SAME|",
+]
 fig = H.plot_grid([row], col_labels=names, cell=2.4)
 fig2, ax = plt.subplots(figsize=(8, 2.2))
 for pad in cover:
-    ax.plot(cover[pad][size // 2].numpy(), label=f"{pad}: coverage along the middle row")
+    ax.plot(
+        cover[pad][size // 2].numpy(), label=f"{pad}: coverage along the middle row"
+    )
 ax.set(xlabel="column", ylabel="# patches", ylim=(0, kernel_size**2 + 5))
 ax.legend(fontsize=8)
 fig2.tight_layout()
 
 # %%
-inner = slice(kernel_size - 1, size - kernel_size + 1)  # pixels at least k - 1 from the border
+inner = slice(
+    kernel_size - 1, size - kernel_size + 1
+)  # pixels at least k - 1 from the border
 eq6 = {
     "coverage_interior": float(cover["valid"][size // 2, size // 2]),
     "coverage_min_valid": float(cover["valid"].min()),
@@ -467,8 +564,14 @@ metrics |= eq6
 
 # %%
 patches = {27: x[:, :3, :3].reshape(-1), 147: y147.reshape(-1)}
-conc = {p: H.concentration_errors(patches[p], conc_sizes, conc_trials, c, seed) for p in patches}
-fits = {p: H.concentration_fit(conc_sizes, conc[p], 0.1 * c, n_boot, seed) for p in patches}
+conc = {
+    p: H.concentration_errors(patches[p], conc_sizes, conc_trials, c, seed)
+    for p in patches
+}
+fits = {
+    p: H.concentration_fit(conc_sizes, conc[p], 0.1 * c, n_boot, seed)
+    for p in patches
+}
 for p, f in fits.items():
     theory = (p / 2 - 1 / (2 * math.pi)) / 0.01
     print(
@@ -482,13 +585,25 @@ for p, f in fits.items():
 fig, ax = plt.subplots(figsize=(7, 4))
 for (p, err), col in zip(conc.items(), ["C0", "C1"], strict=True):
     rms = np.sqrt((err**2).mean(0))
-    ax.loglog(conc_sizes, rms, "o", c=col, label=f"p={p}: RMS error, slope {fits[p]['slope']:.3f}")
+    ax.loglog(
+        conc_sizes,
+        rms,
+        "o",
+        c=col,
+        label=f"p={p}: RMS error, slope {fits[p]['slope']:.3f}",
+    )
     theory = H.concentration_rms(p, conc_sizes, c)
     ax.loglog(conc_sizes, theory, "-", c=col, lw=1, label=f"p={p}: closed form")
-    ax.fill_between(conc_sizes, *np.percentile(err, [5, 95], axis=0), color=col, alpha=0.2)
+    ax.fill_between(
+        conc_sizes, *np.percentile(err, [5, 95], axis=0), color=col, alpha=0.2
+    )
 ax.axhline(0.1 * c, c="gray", ls=":", label=r"$\epsilon = 0.1c$")
 ax.axvline(2700, c="r", ls="--", label="paper: 2700 for p=27")
-ax.set(xlabel="N filters", ylabel=r"$\|\bar w_N - E[\tilde w]\|$", title="5-95% of runs shaded")
+ax.set(
+    xlabel="N filters",
+    ylabel=r"$\|\bar w_N - E[\tilde w]\|$",
+    title="5-95% of runs shaded",
+)
 ax.legend(fontsize=7)
 fig.tight_layout()
 
@@ -498,17 +613,24 @@ for p, f in fits.items():
         f"concentration_slope_p{p}": f["slope"],
         f"concentration_slope_se_p{p}": f["slope_se"],
     }
-    metrics |= {f"N_for_eps_0p1_p{p}{s}": f[f"n_eps{s}"] for s in ("", "_lo", "_hi", "_q95")}
+    metrics |= {
+        f"N_for_eps_0p1_p{p}{s}": f[f"n_eps{s}"] for s in ("", "_lo", "_hi", "_q95")
+    }
     metrics[f"N_for_eps_0p1_p{p}_theory"] = (p / 2 - 1 / (2 * math.pi)) / 0.01
     metrics[f"N_for_eps_0p1_p{p}_paper"] = p / 0.01
     for key in ("slope", "slope_se", "n_eps", "n_eps_lo", "n_eps_hi", "n_eps_q95"):
         H.glue(f"{key}_p{p}", f[key])
-rel_patch = float(H.concentration_rms(3 * kernel_size**2, n_max, c)) / H.expected_w_tilde_norm(c)
+rel_patch = float(
+    H.concentration_rms(3 * kernel_size**2, n_max, c)
+) / H.expected_w_tilde_norm(c)
 H.glue("rel_patch", rel_patch)
 H.glue("dist_max", dist[n_max])
 H.glue("conc_trials", conc_trials)
 H.glue("n_theory_p27", metrics["N_for_eps_0p1_p27_theory"])
-metrics |= {"per_patch_relative_error_at_N_max": rel_patch, "conc_trials": conc_trials}
+metrics |= {
+    "per_patch_relative_error_at_N_max": rel_patch,
+    "conc_trials": conc_trials,
+}
 
 # %% [markdown]
 # The fitted slopes are {glue:text}`slope_p27:.3f` $\pm$ {glue:text}`slope_se_p27:.3f`
@@ -545,7 +667,12 @@ s_max, s_se = scale["guided"][n_max]
 rows = [
     ("Eq. (2)", "identity", "identity", f"max error {m['eq2_max_abs_error']:.1e}"),
     ("E[σ(V)] / c", f"{paper:.3f}", f"{closed:.3f}", ci("E_h_guided_over_c")),
-    ("‖E[w̃]‖ / c, Eq. (4)", f"{paper:.3f}", f"{closed:.3f}", ci("E_w_tilde_norm_over_c")),
+    (
+        "‖E[w̃]‖ / c, Eq. (4)",
+        f"{paper:.3f}",
+        f"{closed:.3f}",
+        ci("E_w_tilde_norm_over_c"),
+    ),
     (
         "constant of Eq. (5), in units of Nc²/(2π)",
         f"{m['eq5_paper_over_corrected']:.0f}",
@@ -571,7 +698,10 @@ rows = [
         f"{m['concentration_slope_p27']:.3f}, {m['concentration_slope_p147']:.3f}",
     ),
 ]
-head = "".join(f"<th>{h}</th>" for h in ("step", "paper", "derived here", "measured (± 95% CI)"))
+head = "".join(
+    f"<th>{h}</th>"
+    for h in ("step", "paper", "derived here", "measured (± 95% CI)")
+)
 body = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in r) + "</tr>" for r in rows)
 HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 

@@ -36,10 +36,17 @@ import sys
 
 if "google.colab" in sys.modules:
     REPO = "https://github.com/backpropvis/backpropvis-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True
+    )
 
 # %% tags=["parameters"]
-photos = ["chelsea", "astronaut", "coffee", "rocket"]  # bundled sample photos or image paths
+photos = [
+    "chelsea",
+    "astronaut",
+    "coffee",
+    "rocket",
+]  # bundled sample photos or image paths
 size = 224  # image side in pixels
 kernel_size = 7  # k: convnet filters are k x k x 3 (patch size p is 3 k^2)
 n_filters = 256  # N, the number of convolutional filters
@@ -61,8 +68,12 @@ import helpers as H
 
 start, cpu_start = time.perf_counter(), time.process_time()
 device = H.default_device()
-images = torch.stack([H.load_image(p, size) for p in photos])  # (B, 3, H, W) in [0, 1]
-xs = H.preprocess(images, "centered").to(device)  # RGB minus the VGG mean, as in the paper
+images = torch.stack(
+    [H.load_image(p, size) for p in photos]
+)  # (B, 3, H, W) in [0, 1]
+xs = H.preprocess(images, "centered").to(
+    device
+)  # RGB minus the VGG mean, as in the paper
 NETS, RULES = ("conv", "fc"), ("guided", "plain")
 limits = {
     "conv": torch.stack([H.gbp_limit(x, kernel_size) for x in xs]),  # Eq. (5)
@@ -86,7 +97,10 @@ limits = {
 # %% tags=["remove-stderr"]
 def maps_for(seed: int) -> dict[str, torch.Tensor]:
     """GBP and plain maps of both networks for every photo: net -> (rule, photo, 3, H, W)."""
-    conv = [H.conv_map_sweep(x, [n_filters], kernel_size, target, RULES, seed=seed) for x in xs]
+    conv = [
+        H.conv_map_sweep(x, [n_filters], kernel_size, target, RULES, seed=seed)
+        for x in xs
+    ]
     fc_net = H.FullyConnectedNet(xs.shape[1:], hidden, seed=seed)
     fc = H.fc_map_sweep(fc_net, xs, targets=[target], rules=RULES)
     return {"conv": torch.stack(conv, 1)[:, :, 0], "fc": fc[0, :, :, 0]}
@@ -96,17 +110,26 @@ REFS = {"limit": lambda net, b: limits[net][b], "input": lambda net, b: xs[b]}
 METRICS = {"pearson": H.pearson, "ssim": H.ssim, "rel_error": H.relative_error}
 cells = list(
     itertools.product(
-        enumerate(METRICS.values()), enumerate(REFS.values()), enumerate(NETS), range(2)
+        enumerate(METRICS.values()),
+        enumerate(REFS.values()),
+        enumerate(NETS),
+        range(2),
     )
 )
-scores = np.zeros((len(METRICS), len(REFS), len(NETS), len(RULES), n_seeds, len(photos)))
+scores = np.zeros(
+    (len(METRICS), len(REFS), len(NETS), len(RULES), n_seeds, len(photos))
+)
 for seed in tqdm(range(n_seeds), desc="seeds"):
     maps = maps_for(seed)
     if seed == 0:
         first = {net: m.cpu() for net, m in maps.items()}  # drawn in Figure 2
-    for ((m_i, fn), (r_i, ref), (n_i, net), h_i), b in itertools.product(cells, range(len(xs))):
+    for ((m_i, fn), (r_i, ref), (n_i, net), h_i), b in itertools.product(
+        cells, range(len(xs))
+    ):
         scores[m_i, r_i, n_i, h_i, seed, b] = fn(maps[net][h_i, b], ref(net, b))
-scores[list(METRICS).index("rel_error"), :, :, RULES.index("plain")] = np.nan  # no signal
+scores[list(METRICS).index("rel_error"), :, :, RULES.index("plain")] = (
+    np.nan
+)  # no signal
 H.glue("target", target)
 H.glue("fc_weights_g", hidden * xs[0].numel() / 1e9)
 
@@ -119,11 +142,16 @@ H.glue("fc_weights_g", hidden * xs[0].numel() / 1e9)
 # paper.
 
 # %% tags=["remove-output"]
-cols = [("GBP-convnet", "conv", 0), ("Plain-convnet", "conv", 1), ("GBP-fc", "fc", 0)]
+cols = [
+    ("GBP-convnet", "conv", 0),
+    ("Plain-convnet", "conv", 1),
+    ("GBP-fc", "fc", 0),
+]
 cols.append(("Plain-fc", "fc", 1))
 fig = H.plot_grid(
     [
-        [images[b], limits["conv"][b]] + [first[net][h_i, b] for _, net, h_i in cols]
+        [images[b], limits["conv"][b]]
+        + [first[net][h_i, b] for _, net, h_i in cols]
         for b in range(len(photos))
     ],
     row_labels=list(photos),
@@ -160,7 +188,10 @@ H.glue("kernel_size", kernel_size)
 # %%
 NAMES = {("conv", 0): "GBP-convnet", ("conv", 1): "Plain-convnet"}
 NAMES.update({("fc", 0): "GBP-fc", ("fc", 1): "Plain-fc"})
-mean, std = scores.mean(axis=(4, 5)), scores.std(axis=(4, 5))  # (metric, ref, net, rule)
+mean, std = (
+    scores.mean(axis=(4, 5)),
+    scores.std(axis=(4, 5)),
+)  # (metric, ref, net, rule)
 M, R = list(METRICS), list(REFS)
 header = ["map"] + [f"{m} to {r}" for r in R for m in ("pearson", "ssim")]
 rows = [
@@ -186,7 +217,13 @@ H.glue("n_photos", len(photos))
 # %%
 def stat(metric: str, ref: str, net: str, rule: str, fn=np.mean) -> float:
     """A statistic of ``scores`` over seeds and photos."""
-    return float(fn(scores[M.index(metric), R.index(ref), NETS.index(net), RULES.index(rule)]))
+    return float(
+        fn(
+            scores[
+                M.index(metric), R.index(ref), NETS.index(net), RULES.index(rule)
+            ]
+        )
+    )
 
 
 for net in NETS:
@@ -194,7 +231,9 @@ for net in NETS:
         H.glue(f"{net}_gbp_pearson_{ref}", stat("pearson", ref, net, "guided"))
         H.glue(f"{net}_gbp_ssim_{ref}", stat("ssim", ref, net, "guided"))
 plain_max = max(
-    stat("pearson", ref, net, "plain", lambda a: np.abs(a).max()) for net in NETS for ref in R
+    stat("pearson", ref, net, "plain", lambda a: np.abs(a).max())
+    for net in NETS
+    for ref in R
 )
 H.glue("plain_max_abs", plain_max)
 H.glue("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
@@ -229,21 +268,33 @@ H.glue("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
 
 # %%
 pred = {
-    "conv": [float(H.predicted_relative_error(x, n_filters, kernel_size)) for x in xs],
+    "conv": [
+        float(H.predicted_relative_error(x, n_filters, kernel_size)) for x in xs
+    ],
     "fc": [float(H.predicted_relative_error(x, hidden)) for x in xs],
 }
-meas = {net: scores[M.index("rel_error"), 0, NETS.index(net), 0].mean(0) for net in NETS}
+meas = {
+    net: scores[M.index("rel_error"), 0, NETS.index(net), 0].mean(0) for net in NETS
+}
 rows = [
     [p, meas["conv"][b], pred["conv"][b], meas["fc"][b], pred["fc"][b]]
     for b, p in enumerate(photos)
 ]
-header = ["photo", "convnet measured", "convnet predicted", "FC measured", "FC predicted"]
+header = [
+    "photo",
+    "convnet measured",
+    "convnet predicted",
+    "FC measured",
+    "FC predicted",
+]
 H.glue("law_table", Markdown(H.markdown_table(header, rows, fmt=".2f")))
 ratio = np.concatenate([meas[n] / np.array(pred[n]) for n in NETS])
 H.glue("law_ratio_min", float(ratio.min()))
 H.glue("law_ratio_max", float(ratio.max()))
 eps_conv = float(np.mean(meas["conv"]))
-need = np.pi**2 * xs[0].numel() / eps_conv**2  # N_h with the FC error equal to the convnet's
+need = (
+    np.pi**2 * xs[0].numel() / eps_conv**2
+)  # N_h with the FC error equal to the convnet's
 H.glue("eps_conv", eps_conv)
 H.glue("eps_fc", float(np.mean(meas["fc"])))
 H.glue("fc_needed_m", need / 1e6)
@@ -279,18 +330,24 @@ metrics = {
 metrics.update(
     {
         f"{kind}_to_{ref}_std": {
-            net: {rule: stat(metric, ref, net, rule, np.std) for rule in RULES} for net in NETS
+            net: {rule: stat(metric, ref, net, rule, np.std) for rule in RULES}
+            for net in NETS
         }
         for kind, metric in (("corr", "pearson"), ("ssim", "ssim"))
         for ref in R
     }
 )
 metrics["rel_error_gbp"] = {
-    net: {"measured": float(np.mean(meas[net])), "predicted": float(np.mean(pred[net]))}
+    net: {
+        "measured": float(np.mean(meas[net])),
+        "predicted": float(np.mean(pred[net])),
+    }
     for net in NETS
 }
 metrics["fc_hidden_for_conv_error"] = need
-metrics.update(photos=photos, size=size, kernel_size=kernel_size, n_filters=n_filters)
+metrics.update(
+    photos=photos, size=size, kernel_size=kernel_size, n_filters=n_filters
+)
 metrics.update(hidden=hidden, n_seeds=n_seeds, target=target)
 metrics["seconds"] = time.perf_counter() - start
 metrics["cpu_seconds"] = time.process_time() - cpu_start

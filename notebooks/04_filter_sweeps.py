@@ -31,22 +31,47 @@ import sys
 
 if "google.colab" in sys.modules:
     REPO = "https://github.com/backpropvis/backpropvis-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True
+    )
 
 # %% tags=["parameters"]
-photos = ["chelsea", "astronaut", "coffee", "rocket"]  # the first one is drawn in the figures
+photos = [
+    "chelsea",
+    "astronaut",
+    "coffee",
+    "rocket",
+]  # the first one is drawn in the figures
 conv_size = 224  # image side for the convnet sweeps (Figure 3)
 conv_sizes = [2**i for i in range(11)]  # N for Figure 3: 1, 2, 4, ..., 1024
 kernel_sizes = [3, 5, 7, 11]  # k of the repeated convnet sweeps
 kernel_size = 7  # k of Figure 3 and of the comparisons
 fc_size = 64  # image side for the FC sweep (Figure 4)
-fc_sizes = [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]  # N_h for Figure 4
+fc_sizes = [
+    100,
+    200,
+    500,
+    1000,
+    2000,
+    5000,
+    10000,
+    20000,
+    50000,
+    100000,
+]  # N_h for Figure 4
 n_seeds = 3  # weight seeds 0 .. n_seeds - 1 for every sweep
 conv_fit_min = 32  # smallest N in the slope fits
 fc_fit_min = 1000  # smallest N_h in the slope fits
 claim_n = 16  # the paper's comparison: a convnet with this many filters ...
-claim_hidden = 100000  # ... against an FC network with this many hidden units (in fc_sizes)
-big_sizes = [4096, 10000, 30000, 100000]  # N_h of the FC net on the conv_size image (one seed)
+claim_hidden = (
+    100000  # ... against an FC network with this many hidden units (in fc_sizes)
+)
+big_sizes = [
+    4096,
+    10000,
+    30000,
+    100000,
+]  # N_h of the FC net on the conv_size image (one seed)
 padding_n = 256  # N of the VALID versus SAME comparison
 target = 0  # the logit k
 out_dir = "metrics"  # where the chapter's metrics JSON goes
@@ -92,12 +117,19 @@ H.glue("photo", photos[0])
 
 
 # %% tags=["remove-stderr"]
-def conv_sweep(xi: torch.Tensor, k: int, seed: int, rules=("guided",), padding="valid"):
+def conv_sweep(
+    xi: torch.Tensor, k: int, seed: int, rules=("guided",), padding="valid"
+):
     """(R, S, 3, H, W) maps for N in conv_sizes."""
-    return H.conv_map_sweep(xi, conv_sizes, k, target, list(rules), seed=seed, padding=padding)
+    return H.conv_map_sweep(
+        xi, conv_sizes, k, target, list(rules), seed=seed, padding=padding
+    )
 
 
-conv_err, conv_rho = {}, {}  # k -> (seeds, sizes): relative error, Pearson to the limit
+conv_err, conv_rho = (
+    {},
+    {},
+)  # k -> (seeds, sizes): relative error, Pearson to the limit
 plain_rho = np.zeros((n_seeds, len(conv_sizes)))
 valid_runs = []  # the GBP sweeps of Figure 3's kernel, reused for VALID versus SAME
 for k in tqdm(kernel_sizes, desc="kernels"):
@@ -146,7 +178,9 @@ fc_err, fc_rho, fc_plain = np.zeros((3, n_seeds, len(photos), len(fc_sizes)))
 fc_maps = {}  # seed -> (S, B, 3, H, W) GBP maps, kept for the N = claim_n comparison
 for seed in tqdm(SEEDS, desc="FC seeds"):
     net = H.FullyConnectedNet(xs_fc.shape[1:], max(fc_sizes), seed=seed)
-    maps = H.fc_map_sweep(net, xs_fc, fc_sizes, [target], ["guided", "plain"])[:, :, :, 0]
+    maps = H.fc_map_sweep(net, xs_fc, fc_sizes, [target], ["guided", "plain"])[
+        :, :, :, 0
+    ]
     for b in range(len(photos)):
         lim = H.gbp_limit_fc(xs_fc[b])
         fc_err[seed, b] = [H.relative_error(m, lim) for m in maps[:, 0, b]]
@@ -158,7 +192,9 @@ H.glue("fc_max", max(fc_sizes))
 H.glue("fc_weights_g", max(fc_sizes) * xs_fc[0].numel() / 1e9)
 
 # %% tags=["remove-output"]
-fig = H.plot_sweep(raw_fc[0], list(fc_maps[0][:, 0]), [f"$N_h$ = {n}" for n in fc_sizes])
+fig = H.plot_sweep(
+    raw_fc[0], list(fc_maps[0][:, 0]), [f"$N_h$ = {n}" for n in fc_sizes]
+)
 H.glue_figure("fig_figure4", fig)
 H.glue("fc_size", fc_size)
 
@@ -202,10 +238,14 @@ for k in kernel_sizes:
 axes[0].set(xlabel="filters $N$", ylabel="relative error to the limit")
 axes[0].set_title(f"convnet, {conv_size}x{conv_size} (dashed: law)", fontsize=10)
 fc_pred = H.predicted_relative_error(xs_fc[0], fc_sizes)
-fc_slope = H.plot_convergence(axes[1], fc_sizes, fc_err, "FC", fc_pred, fc_fit_min, "C3")
+fc_slope = H.plot_convergence(
+    axes[1], fc_sizes, fc_err, "FC", fc_pred, fc_fit_min, "C3"
+)
 axes[1].set(xlabel="hidden units $N_h$", ylabel="relative error to the limit")
 axes[1].set_title(f"FC, {fc_size}x{fc_size} (dashed: law)", fontsize=10)
-H.plot_convergence(axes[2], conv_sizes, 1 - conv_rho[kernel_size], f"convnet $k$={kernel_size}")
+H.plot_convergence(
+    axes[2], conv_sizes, 1 - conv_rho[kernel_size], f"convnet $k$={kernel_size}"
+)
 H.plot_convergence(axes[2], fc_sizes, 1 - fc_rho, "FC", color="C3")
 axes[2].set(xlabel="$N$ or $N_h$", ylabel=r"$1 - \rho$ (Pearson to the limit)")
 axes[2].set_title(r"$1-\rho$ saturates and hides the rate", fontsize=10)
@@ -218,12 +258,21 @@ H.glue("fc_fit_min", fc_fit_min)
 
 
 # %%
-slopes = {k: H.loglog_slopes(conv_sizes, conv_err[k], conv_fit_min) for k in kernel_sizes}
-fc_slopes = H.loglog_slopes(fc_sizes, fc_err, fc_fit_min)  # one slope per photo and seed
+slopes = {
+    k: H.loglog_slopes(conv_sizes, conv_err[k], conv_fit_min) for k in kernel_sizes
+}
+fc_slopes = H.loglog_slopes(
+    fc_sizes, fc_err, fc_fit_min
+)  # one slope per photo and seed
 rows = [[f"convnet, k = {k}", v.mean(), v.std(), -0.5] for k, v in slopes.items()]
 rows.append([f"FC, {fc_size}x{fc_size}", fc_slopes.mean(), fc_slopes.std(), -0.5])
-H.glue("slope_table", Markdown(H.markdown_table(["sweep", "slope", "std", "law"], rows)))
-i_mid = conv_sizes.index(padding_n) if padding_n in conv_sizes else len(conv_sizes) // 2
+H.glue(
+    "slope_table",
+    Markdown(H.markdown_table(["sweep", "slope", "std", "law"], rows)),
+)
+i_mid = (
+    conv_sizes.index(padding_n) if padding_n in conv_sizes else len(conv_sizes) // 2
+)
 k_lo, k_hi = min(kernel_sizes), max(kernel_sizes)
 ratio = conv_err[k_hi][:, i_mid].mean() / conv_err[k_lo][:, i_mid].mean()
 H.glue("n_mid", conv_sizes[i_mid])
@@ -237,7 +286,10 @@ H.glue("fc_slope", float(fc_slopes.mean()))
 # %%
 # measured error over the law's prediction, at the sizes where the law is fitted
 all_conv = np.concatenate(
-    [conv_err[k] / H.predicted_relative_error(x, conv_sizes, k) for k in kernel_sizes]
+    [
+        conv_err[k] / H.predicted_relative_error(x, conv_sizes, k)
+        for k in kernel_sizes
+    ]
 )[:, np.asarray(conv_sizes) >= conv_fit_min]
 H.glue("conv_law_lo", float(all_conv.mean(0).min()))
 H.glue("conv_law_hi", float(all_conv.mean(0).max()))
@@ -286,7 +338,9 @@ H.glue("plain_max", float(max(np.abs(plain_rho).max(), np.abs(fc_plain).max())))
 t0 = time.perf_counter()
 x_big = x  # the first photo at conv_size, as in Figure 3
 big_net = H.FullyConnectedNet(x_big.shape, max(big_sizes), seed=0)
-big_maps = H.fc_map_sweep(big_net, x_big, big_sizes, [target], progress=True)[:, 0, 0, 0]
+big_maps = H.fc_map_sweep(big_net, x_big, big_sizes, [target], progress=True)[
+    :, 0, 0, 0
+]
 big_seconds = time.perf_counter() - t0
 big_err = [H.relative_error(m, x_big) for m in big_maps]
 big_pred = H.predicted_relative_error(x_big, big_sizes)
@@ -302,7 +356,9 @@ H.glue("big_gb", max(big_sizes) * x_big.numel() * 4 / 1e9)
 i16 = conv_sizes.index(claim_n) if claim_n in conv_sizes else 0
 fig = H.plot_grid(
     [[raw_conv[0]] + list(big_maps.cpu()) + [fig3[i16]]],
-    col_labels=["input"] + [f"FC, $N_h$ = {n}" for n in big_sizes] + [f"convnet, N = {claim_n}"],
+    col_labels=["input"]
+    + [f"FC, $N_h$ = {n}" for n in big_sizes]
+    + [f"convnet, N = {claim_n}"],
     cell=2.2,
 )
 H.glue_figure("fig_big_fc", fig)
@@ -336,7 +392,12 @@ CLAIM = {
     "Pearson": (H.pearson, 1),
     "SSIM": (H.ssim, 1),
 }
-claim = {(m, r, net): [] for m in CLAIM for r in ("limit", "input") for net in ("conv", "fc")}
+claim = {
+    (m, r, net): []
+    for m in CLAIM
+    for r in ("limit", "input")
+    for net in ("conv", "fc")
+}
 for seed in SEEDS:
     for b, xb in enumerate(xs_fc):
         conv16 = H.conv_map_sweep(xb, [claim_n], kernel_size, target, seed=seed)[0]
@@ -353,14 +414,33 @@ rows, table = [], {}
 for m, (_, sign) in CLAIM.items():
     for r in ("limit", "input"):
         c, f = claim[m, r, "conv"], claim[m, r, "fc"]
-        v = WINNER[H.better_by_one_sd(c, f, sign)]  # a margin of one standard deviation
-        rows.append([f"{m} to {r}", *(f"{np.mean(a):.3f} ± {np.std(a):.3f}" for a in (c, f)), v])
-        table[f"{m} to {r}"] = {"conv": float(np.mean(c)), "fc": float(np.mean(f)), "better": v}
-header = ["metric", f"convnet, N = {claim_n}", f"FC, N_h = {claim_hidden}", "better"]
+        v = WINNER[
+            H.better_by_one_sd(c, f, sign)
+        ]  # a margin of one standard deviation
+        rows.append(
+            [
+                f"{m} to {r}",
+                *(f"{np.mean(a):.3f} ± {np.std(a):.3f}" for a in (c, f)),
+                v,
+            ]
+        )
+        table[f"{m} to {r}"] = {
+            "conv": float(np.mean(c)),
+            "fc": float(np.mean(f)),
+            "better": v,
+        }
+header = [
+    "metric",
+    f"convnet, N = {claim_n}",
+    f"FC, N_h = {claim_hidden}",
+    "better",
+]
 H.glue("claim_table", Markdown(H.markdown_table(header, rows)))
 
 # %%
-eps_c, eps_f = (np.mean(claim["relative error", "limit", net]) for net in ("conv", "fc"))
+eps_c, eps_f = (
+    np.mean(claim["relative error", "limit", net]) for net in ("conv", "fc")
+)
 winners = [t["better"] for t in table.values()]
 claim_holds = table["relative error to limit"]["better"] == "convnet"
 rho_lim = [H.pearson(lim, xb) for lim, xb in zip(lims_conv, xs_fc, strict=True)]
@@ -402,13 +482,22 @@ for key, value in {
 
 # %%
 c16 = conv_err[kernel_size][:, i16]
-big_claim = big_err[big_sizes.index(claim_hidden)] if claim_hidden in big_sizes else big_err[-1]
+big_claim = (
+    big_err[big_sizes.index(claim_hidden)]
+    if claim_hidden in big_sizes
+    else big_err[-1]
+)
 H.glue("conv16_224", float(c16.mean()))
 H.glue("conv16_224_std", float(c16.std()))
 H.glue("fc_224_claim", float(big_claim))
-H.glue("fc_224_needed_m", float(max(big_sizes) * (big_claim / c16.mean()) ** 2 / 1e6))
+H.glue(
+    "fc_224_needed_m", float(max(big_sizes) * (big_claim / c16.mean()) ** 2 / 1e6)
+)
 H.glue("fc_64_needed", float(claim_hidden * (eps_f / eps_c) ** 2))
-H.glue("turn_word", "turns around" if c16.mean() < big_claim else "does not turn around")
+H.glue(
+    "turn_word",
+    "turns around" if c16.mean() < big_claim else "does not turn around",
+)
 H.glue("enough_word", "is not enough" if claim_holds else "is enough")
 
 # %% [markdown]
@@ -434,7 +523,9 @@ H.glue("enough_word", "is not enough" if claim_holds else "is enough")
 
 
 # %% tags=["remove-stderr"]
-border = H.border_mask(x.shape[-2:], kernel_size - 1)  # pixels in fewer than k^2 patches
+border = H.border_mask(
+    x.shape[-2:], kernel_size - 1
+)  # pixels in fewer than k^2 patches
 i_pad = conv_sizes.index(padding_n)
 pad_res = {}
 for padding in ("valid", "same"):
@@ -442,13 +533,18 @@ for padding in ("valid", "same"):
     if padding == "valid":
         runs = valid_runs
     else:
-        runs = [conv_sweep(x, kernel_size, s, padding=padding)[0] for s in tqdm(SEEDS, padding)]
+        runs = [
+            conv_sweep(x, kernel_size, s, padding=padding)[0]
+            for s in tqdm(SEEDS, padding)
+        ]
     err = np.array([[H.relative_error(m, lim) for m in maps] for maps in runs])
     w = H.limit_weight(x, kernel_size, padding).cpu()
     pad_res[padding] = {
         "weight_border_over_inside": float(w[border].mean() / w[~border].mean()),
         "limit_border_gain": H.border_gain(lim, x, border),
-        "gbp_border_gain": float(np.mean([H.border_gain(r[i_pad], x, border) for r in runs])),
+        "gbp_border_gain": float(
+            np.mean([H.border_gain(r[i_pad], x, border) for r in runs])
+        ),
         "gbp_pearson_input": float(np.mean([H.pearson(r[i_pad], x) for r in runs])),
         "limit_pearson_input": H.pearson(lim, x),
         "rel_error": float(err[:, i_pad].mean()),
@@ -471,7 +567,9 @@ H.glue("same_pct", dev["same"])
 H.glue("alleviate_word", "holds" if dev["same"] < dev["valid"] else "does not hold")
 
 # %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+fig, axes = plt.subplots(
+    1, 4, figsize=(15, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]}
+)
 shown = [raw_conv[0], pad_res["valid"]["map"], pad_res["same"]["map"]]
 titles = ["input", f"GBP, VALID, N = {padding_n}", f"GBP, SAME, N = {padding_n}"]
 for ax, img, title in zip(axes, shown, titles, strict=False):
@@ -481,7 +579,11 @@ for padding in ("valid", "same"):
     w = pad_res[padding]["weight"]
     axes[3].plot((w / w[~border].mean()).mean(0), label=padding.upper())
 axes[3].axhline(1, color="gray", lw=0.5)
-axes[3].set(xlabel="column", ylabel="weight / inside mean", title="limit's weight, column means")
+axes[3].set(
+    xlabel="column",
+    ylabel="weight / inside mean",
+    title="limit's weight, column means",
+)
 axes[3].legend()
 fig.tight_layout()
 H.glue_figure("fig_padding", fig)
@@ -512,14 +614,22 @@ H.glue_figure("fig_padding", fig)
 # %%
 metrics.update(
     conv_sweep={
-        n: float(v) for n, v in zip(conv_sizes, conv_rho[kernel_size].mean(0), strict=True)
+        n: float(v)
+        for n, v in zip(conv_sizes, conv_rho[kernel_size].mean(0), strict=True)
     },
     conv_rel_error={
-        k: {n: float(v) for n, v in zip(conv_sizes, conv_err[k].mean(0), strict=True)}
+        k: {
+            n: float(v)
+            for n, v in zip(conv_sizes, conv_err[k].mean(0), strict=True)
+        }
         for k in kernel_sizes
     },
-    fc_sweep={n: float(v) for n, v in zip(fc_sizes, fc_rho.mean((0, 1)), strict=True)},
-    fc_rel_error={n: float(v) for n, v in zip(fc_sizes, fc_err.mean((0, 1)), strict=True)},
+    fc_sweep={
+        n: float(v) for n, v in zip(fc_sizes, fc_rho.mean((0, 1)), strict=True)
+    },
+    fc_rel_error={
+        n: float(v) for n, v in zip(fc_sizes, fc_err.mean((0, 1)), strict=True)
+    },
     conv_error_slope=float(slopes[kernel_size].mean()),
     conv_error_slope_std=float(slopes[kernel_size].std()),
     conv_error_slope_by_kernel={k: float(v.mean()) for k, v in slopes.items()},
@@ -543,7 +653,11 @@ metrics.update(
         "holds": bool(eps_c < eps_f),
         "n_equivalent": float(claim_n * (eps_c / eps_f) ** 2),
         "by_metric": table,
-        "at_full_size": {"size": conv_size, "conv": float(c16.mean()), "fc": float(big_claim)},
+        "at_full_size": {
+            "size": conv_size,
+            "conv": float(c16.mean()),
+            "fc": float(big_claim),
+        },
     },
     fc_full_size={
         "size": conv_size,
@@ -551,7 +665,10 @@ metrics.update(
         "predicted": dict(zip(big_sizes, map(float, big_pred), strict=True)),
         "seconds": big_seconds,
     },
-    padding={p: {k: v for k, v in r.items() if isinstance(v, float)} for p, r in pad_res.items()},
+    padding={
+        p: {k: v for k, v in r.items() if isinstance(v, float)}
+        for p, r in pad_res.items()
+    },
     sizes={"conv": conv_size, "fc": fc_size, "kernels": kernel_sizes},
 )
 metrics["seconds"] = time.perf_counter() - start

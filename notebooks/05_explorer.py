@@ -53,7 +53,9 @@ import sys
 
 if "google.colab" in sys.modules:
     REPO = "https://github.com/backpropvis/backpropvis-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True
+    )
 
 # %% tags=["parameters"]
 photo = "chelsea"  # a bundled sample photo or an image path
@@ -77,7 +79,9 @@ from IPython.display import Markdown, display
 
 import helpers as H
 
-explorer = H.Explorer(H.ExploreSettings(photo=photo, n=live_n, size=live_size, seed=seed))
+explorer = H.Explorer(
+    H.ExploreSettings(photo=photo, n=live_n, size=live_size, seed=seed)
+)
 
 # %% [markdown]
 # ## One callback, free of widgets
@@ -95,7 +99,12 @@ explorer = H.Explorer(H.ExploreSettings(photo=photo, n=live_n, size=live_size, s
 # %%
 r = explorer.explore(explorer.defaults)
 print(r.model, "| logits:", r.labels)
-print("Pearson with limit:", np.round(r.rho_limit, 3), "with input:", np.round(r.rho_input, 3))
+print(
+    "Pearson with limit:",
+    np.round(r.rho_limit, 3),
+    "with input:",
+    np.round(r.rho_input, 3),
+)
 print(f"between the two maps: {r.rho_logits:.3f}; {r.seconds:.2f} s")
 
 # %% tags=["remove-output"]
@@ -151,7 +160,9 @@ fig = H.plot_grid(
     col_labels=["input", "map, logit A", "map, logit B", "GBP limit"],
     cell=1.8,
 )
-for row, r in zip(np.array(fig.axes).reshape(len(results), 4), results.values(), strict=True):
+for row, r in zip(
+    np.array(fig.axes).reshape(len(results), 4), results.values(), strict=True
+):
     lim = f"limit {r.rho_limit[0]:.2f}, " if r.rho_limit else ""
     row[1].set_xlabel(f"{r.labels[0]}\n{lim}input {r.rho_input[0]:.2f}", fontsize=7)
     row[2].set_xlabel(f"{r.labels[1]}\nA vs B {r.rho_logits:.3f}", fontsize=7)
@@ -173,7 +184,9 @@ H.glue_figure("fig_grid", fig)
 
 # %% tags=["remove-output"]
 fc_x = H.preprocess(results[f"FC N_h={fc_hidden}, guided"].image, "centered")
-conv_x = H.preprocess(results[f"convnet N={n_values[-1]}, guided"].image, "centered")
+conv_x = H.preprocess(
+    results[f"convnet N={n_values[-1]}, guided"].image, "centered"
+)
 
 
 def predicted_rho(label: str, s: H.ExploreSettings) -> float | None:
@@ -188,9 +201,18 @@ rows = []
 for label, r in results.items():
     pred = predicted_rho(label, grid[label])
     lim = r.rho_limit[0] if r.rho_limit else "-"
-    rows.append([label, r.labels[0], lim, "-" if pred is None else pred, r.rho_input[0]])
+    rows.append(
+        [label, r.labels[0], lim, "-" if pred is None else pred, r.rho_input[0]]
+    )
     rows[-1] += [r.labels[1], r.rho_logits, f"{r.seconds:.2f}"]
-header = ["setting", "logit A", "ρ with limit", "predicted", "ρ with input", "logit B"]
+header = [
+    "setting",
+    "logit A",
+    "ρ with limit",
+    "predicted",
+    "ρ with input",
+    "logit B",
+]
 table = H.markdown_table(header + ["ρ(A, B)", "seconds"], rows)
 H.glue("grid_table", Markdown(table))
 
@@ -251,13 +273,18 @@ H.glue("trained_max", results["trained, guided"].labels[0])
 S = H.ExploreSettings
 bad = {
     "N = 0": S(photo, n=0, size=live_size),
-    "an upload that is not an image": S(b"not an image", upload_name="cat.png", size=live_size),
+    "an upload that is not an image": S(
+        b"not an image", upload_name="cat.png", size=live_size
+    ),
     "an unknown class name": S(photo, logit="tabbycat", size=live_size),
     "a kernel larger than the image": S(photo, kernel_size=15, size=12),
 }
 errors = {label: explorer.explore(s).error for label, s in bad.items()}
 assert all(errors.values()), errors
-H.glue("error_table", Markdown(H.markdown_table(["input", "message shown"], errors.items())))
+H.glue(
+    "error_table",
+    Markdown(H.markdown_table(["input", "message shown"], errors.items())),
+)
 
 # %% [markdown]
 # ```{glue:md} error_table
@@ -287,16 +314,25 @@ update_s = []
 for key, value in changes:
     start = time.perf_counter()
     explorer.set(**{key: value})
-    update_s.append((f"{key} = {value}", time.perf_counter() - start, explorer.last.slow))
+    update_s.append(
+        (f"{key} = {value}", time.perf_counter() - start, explorer.last.slow)
+    )
 judged = [t for _, t, slow in update_s if not slow]
-revisits = ("rule = guided", f"n = {live_n}", "logit2 = random")  # settings seen before
+revisits = (
+    "rule = guided",
+    f"n = {live_n}",
+    "logit2 = random",
+)  # settings seen before
 cached = [t for (name, t, _) in update_s if name in revisits]
 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 H.glue("update_max_s", max(judged))
 H.glue("speed_verdict", "meets" if max(judged) <= 1.0 else "misses")
 H.glue("update_cached_s", max(cached) if cached else float("nan"))
 H.glue("load_avg", load)
-H.glue("speed_table", Markdown(H.markdown_table(["change", "seconds"], [u[:2] for u in update_s])))
+H.glue(
+    "speed_table",
+    Markdown(H.markdown_table(["change", "seconds"], [u[:2] for u in update_s])),
+)
 
 # %% [markdown]
 # ```{glue:md} speed_table

@@ -59,15 +59,30 @@ import sys
 
 if "google.colab" in sys.modules:
     REPO = "https://github.com/backpropvis/backpropvis-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO}"], check=True
+    )
 
 # %% tags=["parameters"]
-photos = ["chelsea", "astronaut", "coffee", "rocket"]  # two or more bundled photos or paths
+photos = [
+    "chelsea",
+    "astronaut",
+    "coffee",
+    "rocket",
+]  # two or more bundled photos or paths
 size = 224  # image side in pixels
 kernel_size = 7  # k of the three-layer convnet (7 x 7 x 3 filters)
 n_values = [16, 64, 256]  # N, filters of the three-layer convnet
 pool_size = 9  # the author's max pool: 9 x 9, stride 1
-depth_layers = [1, 2, 3, 4, 7, 10, 13]  # conv layers of VGG-16 (1..13) whose ReLU is read out
+depth_layers = [
+    1,
+    2,
+    3,
+    4,
+    7,
+    10,
+    13,
+]  # conv layers of VGG-16 (1..13) whose ReLU is read out
 model = "auto"  # trained network: "auto" (VGG-16 if its weights load), "efficientnet_lite0"
 eps_255 = 2.0  # L_inf budget of FGSM and PGD in 0-255 pixel units
 pgd_steps = 5  # PGD iterations
@@ -94,7 +109,9 @@ warnings.filterwarnings("ignore", message="An input array is constant")
 device = H.default_device()
 RULES = list(H.RULES)
 NAME = {"plain": "saliency", "guided": "GBP", "deconv": "DeconvNet"}
-images = torch.stack([H.load_image(p, size) for p in photos])  # (B, 3, H, W) in [0, 1]
+images = torch.stack(
+    [H.load_image(p, size) for p in photos]
+)  # (B, 3, H, W) in [0, 1]
 metrics = {"photos": photos, "size": size, "seed": seed}
 
 
@@ -142,7 +159,9 @@ sweeps = torch.stack(
 )  # (B, R, S, 3, H, W), no pool
 pooled = []  # per N: {rule: (B, 3, H, W)}
 for n in n_values:
-    net = H.MaxPoolConvNet(n, kernel_size, seed=seed, pool_size=pool_size).to(device)
+    net = H.MaxPoolConvNet(n, kernel_size, seed=seed, pool_size=pool_size).to(
+        device
+    )
     pooled.append(H.backprop_maps(net, xs3, RULES, targets=0)[0])
     del net
 
@@ -166,7 +185,9 @@ deconv_maxpool = {
     for i, r in enumerate(RULES)
 }
 d_i = RULES.index("deconv")
-cross = [H.pearson(sweeps[0, d_i, s], sweeps[1, d_i, s]) for s in range(len(n_values))]
+cross = [
+    H.pearson(sweeps[0, d_i, s], sweeps[1, d_i, s]) for s in range(len(n_values))
+]
 
 # %% tags=["remove-output"]
 n_max = n_values[-1]
@@ -177,7 +198,8 @@ rows = [
 fig = H.plot_grid(
     rows,
     row_labels=["no pool", f"{pool_size}x{pool_size} max pool"],
-    col_labels=["input", "limit, Eq. (5)"] + [f"{NAME[r]}, N={n_max}" for r in RULES],
+    col_labels=["input", "limit, Eq. (5)"]
+    + [f"{NAME[r]}, N={n_max}" for r in RULES],
     cell=2.4,
 )
 H.glue_figure("fig_pool_maps", fig)
@@ -188,7 +210,16 @@ for r, color in zip(RULES, ("C0", "C1", "C2"), strict=True):
         mean = [s["corr_input"] for s in deconv_maxpool[r][key]]
         std = [s["corr_input_std"] for s in deconv_maxpool[r][key]]
         label = f"{NAME[r]}, {key.replace('_', ' ')}"
-        ax.errorbar(n_values, mean, std, ls=style, color=color, marker="o", ms=3, label=label)
+        ax.errorbar(
+            n_values,
+            mean,
+            std,
+            ls=style,
+            color=color,
+            marker="o",
+            ms=3,
+            label=label,
+        )
 ax.set_xscale("log")
 ax.set_xticks(n_values, [str(n) for n in n_values], minor=False)
 ax.set_xticks([], minor=True)
@@ -268,9 +299,13 @@ vgg.model.requires_grad_(False)
 feats = vgg.model.features
 relus = H.conv_relus(feats)  # {"conv1_1": 1, ...}: where each conv's ReLU sits
 conv_names = list(relus)
-readout = H.LayerReadouts(feats, [relus[conv_names[n - 1]] for n in depth_layers], seed=seed)
+readout = H.LayerReadouts(
+    feats, [relus[conv_names[n - 1]] for n in depth_layers], seed=seed
+)
 xv = vgg.prepare(images).to(device)
-dmaps, _ = H.backprop_maps(readout, xv, RULES, targets=list(range(len(depth_layers))))
+dmaps, _ = H.backprop_maps(
+    readout, xv, RULES, targets=list(range(len(depth_layers)))
+)
 depth = {
     r: [
         {"layer": conv_names[layer - 1]}
@@ -299,7 +334,9 @@ fig, ax = plt.subplots(figsize=(5.5, 3.2))
 for r in RULES:
     mean = [d["corr_input"] for d in depth[r]]
     std = [d["corr_input_std"] for d in depth[r]]
-    ax.errorbar(range(len(labels)), mean, std, marker="o", ms=3, capsize=2, label=NAME[r])
+    ax.errorbar(
+        range(len(labels)), mean, std, marker="o", ms=3, capsize=2, label=NAME[r]
+    )
 ax.set_xticks(range(len(labels)))
 ax.set_xticklabels(labels, rotation=45)
 ax.set_ylabel("centred correlation with the input")
@@ -309,16 +346,28 @@ fig.tight_layout()
 H.glue_figure("fig_depth_curves", fig)
 
 # %%
-before = [d for layer, d in zip(depth_layers, depth["deconv"], strict=True) if layer <= 2]
-after = [d for layer, d in zip(depth_layers, depth["deconv"], strict=True) if layer > 2]
+before = [
+    d for layer, d in zip(depth_layers, depth["deconv"], strict=True) if layer <= 2
+]
+after = [
+    d for layer, d in zip(depth_layers, depth["deconv"], strict=True) if layer > 2
+]
 glue("depth_last_layer", labels[-1])
 glue("depth_guided_last", depth["guided"][-1]["corr_input"], 3)
 glue("depth_guided_min", min(d["corr_input"] for d in depth["guided"]), 3)
 glue("depth_plain_maxabs", max(abs(d["corr_input"]) for d in depth["plain"]), 3)
 glue("depth_deconv_before", max([abs(d["corr_input"]) for d in before] or [np.nan]))
-glue("depth_deconv_cross_before", min([d["cross_photo"] for d in before] or [np.nan]), 4)
+glue(
+    "depth_deconv_cross_before",
+    min([d["cross_photo"] for d in before] or [np.nan]),
+    4,
+)
 glue("depth_deconv_after", np.mean([d["corr_input"] for d in after] or [np.nan]), 3)
-glue("depth_deconv_cross_after", max([d["cross_photo"] for d in after] or [np.nan]), 3)
+glue(
+    "depth_deconv_cross_after",
+    max([d["cross_photo"] for d in after] or [np.nan]),
+    3,
+)
 glue("depth_guided_edges_first", depth["guided"][0]["edges"], 3)
 glue("depth_guided_edges_last", depth["guided"][-1]["edges"], 3)
 metrics["depth"] = depth
@@ -368,7 +417,9 @@ metrics["depth_layers"] = labels
 lm = H.load_model(model, device=device)
 lm.model.requires_grad_(False)
 donor = (  # a trained VGG-16's twin is the untrained VGG-16 loaded above
-    vgg if lm.name == "vgg16" else H.load_model(f"{lm.name}_untrained", seed=seed, device=device)
+    vgg
+    if lm.name == "vgg16"
+    else H.load_model(f"{lm.name}_untrained", seed=seed, device=device)
 )
 donor.model.requires_grad_(False)
 groups = H.randomization_groups(lm.model)
@@ -384,8 +435,12 @@ def randomization_curves(mode):
         maps, _ = H.backprop_maps(randomized, xt, RULES)
         steps.append(label)
         for r in RULES:
-            row = per_photo(lambda b, r=r, m=maps: H.sanity_similarity(orig[r][b], m[r][b]))
-            zero = np.mean([bool((maps[r][b] == 0).all()) for b in range(len(photos))])
+            row = per_photo(
+                lambda b, r=r, m=maps: H.sanity_similarity(orig[r][b], m[r][b])
+            )
+            zero = np.mean(
+                [bool((maps[r][b] == 0).all()) for b in range(len(photos))]
+            )
             curves[r].append({"layer": label, "zero_maps": float(zero)} | row)
             if mode == "cascading":
                 example[r].append(maps[r][0])
@@ -398,7 +453,9 @@ independent, _ = randomization_curves("independent")
 # %% tags=["remove-output"]
 for mode, curves in (("cascading", cascading), ("independent", independent)):
     named = {NAME[r]: curves[r] for r in RULES}
-    fig = H.plot_randomization(named, steps, title=f"{mode} randomization, {lm.name}")
+    fig = H.plot_randomization(
+        named, steps, title=f"{mode} randomization, {lm.name}"
+    )
     H.glue_figure(f"fig_{mode}", fig)
 fig = H.plot_grid(
     [example[r] for r in RULES],
@@ -425,7 +482,11 @@ for r in RULES:
     glue(f"casc_{r}_first_signed", cascading[r][0]["spearman"], 3)
     glue(f"casc_{r}_first_ssim", cascading[r][0]["ssim"], 3)
     glue(f"casc_{r}_last", cascading[r][-1]["spearman_abs"], 3)
-    glue(f"indep_{r}_median", np.nanmedian([c["spearman_abs"] for c in independent[r]]), 3)
+    glue(
+        f"indep_{r}_median",
+        np.nanmedian([c["spearman_abs"] for c in independent[r]]),
+        3,
+    )
     top4 = [c["spearman_abs"] for c in independent[r][:4]]
     glue(f"indep_{r}_top", np.nanmax(top4) if r == "plain" else np.nanmin(top4), 3)
     half = [c["layer"] for c in cascading[r] if c["spearman_abs"] < 0.5]
@@ -498,7 +559,10 @@ metrics["top_classes"] = top.tolist()
 # %%
 eps = eps_255 / 255
 clean = images.to(device)
-attacks = {"fgsm": H.fgsm(lm, clean, eps), "pgd": H.pgd(lm, clean, eps, steps=pgd_steps)}
+attacks = {
+    "fgsm": H.fgsm(lm, clean, eps),
+    "pgd": H.pgd(lm, clean, eps, steps=pgd_steps),
+}
 adversarial = {r: {} for r in RULES}
 attack_stats, adv_maps = {}, {}
 for name, adv in attacks.items():
@@ -508,12 +572,16 @@ for name, adv in attacks.items():
         "flipped": float((new_top != top).float().mean()),
         "linf_255": float(delta.abs().amax(1).max() * 255),
         "l2": float(delta.norm(dim=1).mean()),
-        "l2_relative": float((delta.norm(dim=1) / clean.flatten(1).norm(dim=1)).mean()),
+        "l2_relative": float(
+            (delta.norm(dim=1) / clean.flatten(1).norm(dim=1)).mean()
+        ),
         "new_top": new_top.tolist(),
     }
     for r in RULES:
         adversarial[r][name] = per_photo(
-            lambda b, r=r, m=adv_maps[name]: H.sanity_similarity(orig[r][b], m[r][b])
+            lambda b, r=r, m=adv_maps[name]: H.sanity_similarity(
+                orig[r][b], m[r][b]
+            )
         )
 pairs = [(a, b) for a in range(len(photos)) for b in range(a + 1, len(photos))]
 for r in RULES:
@@ -525,7 +593,8 @@ fig = H.plot_grid(
     [
         # images as (H, W, 3) so that plot_grid shows them in colour, not as |maps|
         [clean[0].permute(1, 2, 0)] + [orig[r][0] for r in RULES],
-        [attacks["pgd"][0].permute(1, 2, 0)] + [adv_maps["pgd"][r][0] for r in RULES],
+        [attacks["pgd"][0].permute(1, 2, 0)]
+        + [adv_maps["pgd"][r][0] for r in RULES],
     ],
     row_labels=[
         f"clean: {lm.categories[int(top[0])]}",
@@ -639,9 +708,18 @@ todo["alignment"] = {
 
 # %% tags=["remove-output"]
 keys = ("autocorr", "corr_input", "edges_pearson", "edges_spearman")
-header = ["rule", "weights", "lag-1 autocorr.", "corr. input", "edges, Pearson", "edges, Spearman"]
+header = [
+    "rule",
+    "weights",
+    "lag-1 autocorr.",
+    "corr. input",
+    "edges, Pearson",
+    "edges, Spearman",
+]
 rows = [
-    [NAME[r], k] + [todo[k][r][m] for m in keys] for r in RULES for k in ("trained", "untrained")
+    [NAME[r], k] + [todo[k][r][m] for m in keys]
+    for r in RULES
+    for k in ("trained", "untrained")
 ]
 H.glue("todo_table", Markdown(H.markdown_table(header, rows)))
 
