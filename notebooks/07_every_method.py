@@ -130,10 +130,8 @@ metrics = {"photos": photos, "size": size, "seed": seed, "model": lm.name}
 
 # %%
 impl = H.method_implementations(lm.model)
-H.glue(
-    "impl_table",
-    Markdown(H.markdown_table(["method", "implementation"], impl.items())),
-)
+rows = [[NAME[m], how] for m, how in impl.items()]
+H.glue("impl_table", Markdown(H.markdown_table(["method", "implementation"], rows)))
 x_range = lm.prepare(torch.ones(3, 1, 1)) - lm.prepare(torch.zeros(3, 1, 1))
 settings = {  # the same for every model, step and photo; SmoothGrad's noise drawn from seed
     "smoothgrad_samples": smoothgrad_samples,
@@ -171,16 +169,12 @@ metrics["implementations"] = impl
 
 # %%
 predicted = {m: H.METHOD_INGREDIENTS[m].predicted_insensitive for m in METHODS}
+yes = {True: "yes", False: "no"}
 rows = [
-    [
-        NAME[m],
-        H.METHOD_INGREDIENTS[m].backward,
-        H.METHOD_INGREDIENTS[m].gradcam,
-        predicted[m],
-    ]
-    for m in METHODS
+    [NAME[m], ing.backward, yes[ing.input], yes[ing.gradcam], yes[predicted[m]]]
+    for m, ing in ((m, H.METHOD_INGREDIENTS[m]) for m in METHODS)
 ]
-header = ["method", "rule h", "Grad-CAM factor", "predicted insensitive"]
+header = ["method", "rule h", "× input", "× Grad-CAM", "predicted insensitive"]
 H.glue("prediction_table", Markdown(H.markdown_table(header, rows)))
 H.glue("insensitive_at", insensitive_at)
 
@@ -366,7 +360,7 @@ resemble = {
 #
 # The upper half of the network is the first {glue:text}`n_upper` cascading steps
 # ({glue:text}`upper_steps`). For each method: the prediction, the measurement, and
-# whether they agree. The resemblance columns are for the fully random network.
+# whether they agree. The last column is for the fully random network.
 
 # %%
 n_upper = len(groups) // 2
@@ -454,7 +448,7 @@ for m in METHODS:
 # falls to {glue:text}`upper_saliency:.2f` and SmoothGrad to
 # {glue:text}`upper_smoothgrad:.2f`.
 #
-# Every disagreement comes from a factor the argument leaves out: a quantity of the
+# Each disagreement involves a factor the argument leaves out: a quantity of the
 # *forward* pass that multiplies the map. Gradient × input and Integrated Gradients
 # multiply by the input, whose magnitude no weight can change. The rank correlation
 # of their absolute maps stays at {glue:text}`upper_input_x_gradient:.2f` and
