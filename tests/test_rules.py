@@ -189,7 +189,7 @@ def test_bad_arguments_raise_named_errors():
     with pytest.raises(ValueError, match="NaN"):
         H.backprop_map(model, torch.full((3, 10, 10), float("nan")), 0, "guided")
     no_relu = nn.Sequential(nn.Flatten(), nn.Linear(300, 4))
-    with pytest.raises(ValueError, match="needs nn.ReLU"):
+    with pytest.raises(ValueError, match="needs ReLU activations"):
         H.backprop_map(no_relu, x, 0, "guided")
 
 
