@@ -19,6 +19,7 @@ from torch import nn
 
 from . import streams
 from ._checks import check_positive_int, check_seed, check_std
+from .guards import check_memory
 from .patches import check_kernel, padding_pixels, patch_grid, patch_matrices
 
 
@@ -53,10 +54,17 @@ class ThreeLayerConvNet(nn.Module):
         self.n_filters = check_positive_int(n_filters, "n_filters (N)")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.n_logits = check_positive_int(n_logits, "n_logits (K)")
-        self.std = check_std(std)
+        self.std = check_std(std, float32=True)
         self.seed = check_seed(seed)
         k, self.padding = self.kernel_size, padding
         pad = padding_pixels(k, padding)
+        # The filter bank: generated in blocks, concatenated and scaled (about 3 copies).
+        n_alloc = math.ceil(self.n_filters / self.BLOCK) * self.BLOCK
+        check_memory(
+            3 * 4 * n_alloc * 3 * k * k,
+            f"{type(self).__name__}(n_filters={self.n_filters}, kernel_size={k}): the filters",
+            "use fewer filters (N) or a smaller kernel",
+        )
         # On the meta device nn.Conv2d's own init draws nothing from the global RNG (module doc).
         self.conv = nn.Conv2d(3, self.n_filters, k, padding=pad, bias=False, device="meta")
         self.conv.weight = nn.Parameter(self.filter_bank(self.n_filters, k, seed) * self.std)
@@ -80,6 +88,13 @@ class ThreeLayerConvNet(nn.Module):
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected input of shape (B, 3, H, W), got {tuple(x.shape)}")
         check_kernel(x, self.kernel_size, self.padding)
+        jh, jw = self.patch_grid(*x.shape[-2:])
+        # Activations, ReLU output, their gradients and one generated column of V (float32).
+        check_memory(
+            4 * self.n_filters * jh * jw * (4 * x.shape[0] + 2),
+            f"{type(self).__name__} with N={self.n_filters} on a {tuple(x.shape[-2:])} input",
+            "use fewer filters (N) or a smaller image",
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden activations ``relu(w_i . y_j)``: ``(B, 3, H, W)`` -> ``(B, N, J_h, J_w)``."""
@@ -138,8 +153,14 @@ class FullyConnectedNet(nn.Module):
         self.in_dim = int(np.prod(shape))
         self.hidden = check_positive_int(hidden, "hidden (N_h)")
         self.n_logits = check_positive_int(n_logits, "n_logits (K)")
-        self.std = check_std(std)
+        self.std = check_std(std, float32=True)
         self.seed = check_seed(seed)
+        # One block of W and V at a time, drawn then scaled (about 3 copies, float32).
+        check_memory(
+            3 * 4 * self.BLOCK * (self.in_dim + self.n_logits),
+            f"FullyConnectedNet(in_shape={shape}): a block of {self.BLOCK} hidden units",
+            "use a smaller image",
+        )
 
     def blocks(
         self, device: Any = None, stop: int | None = None
@@ -245,6 +266,12 @@ class PatchNet1D(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        dd, pp, bb = (check_positive_int(v, n) for v, n in ((d, "d"), (p, "p"), (stride, "stride")))
+        check_memory(
+            8 * max((dd - pp) // bb + 1, 1) * pp * dd * 2,
+            f"PatchNet1D(d={dd}, p={pp}, stride={bb}): the patch matrices D_j (J x p x d)",
+            "use a shorter signal",
+        )
         self.register_buffer("D", patch_matrices(d, p, stride))
         n, k = check_positive_int(n_filters, "n_filters"), check_positive_int(n_logits, "K")
         std = check_std(std)
