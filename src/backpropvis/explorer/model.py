@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
-import tempfile
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._checks import resolve_targets
-from ..images import load_image, preprocess
+from .._checks import InputWarning, check_positive_int, check_seed, resolve_targets
+from ..images import MIN_IMAGE_SIZE, decode_image, load_image, preprocess
 from ..metrics import similarity_matrices
 from ..models import default_device, imagenet_categories, load_model
 from ..networks import FullyConnectedNet, ThreeLayerConvNet
@@ -72,7 +70,8 @@ class ExploreResult:
     limit (:func:`gbp_limit`, :func:`gbp_limit_fc`; ``None`` for the deep networks). Pearson
     correlation of each map with the limit (``rho_limit``) and with the network's normalized
     input (``rho_input``), and of the two maps (``rho_logits``). ``model`` names the network
-    that ran, ``slow`` why the setting is slower ("" if it is not), ``seconds`` the time taken.
+    that ran, ``slow`` why the setting is slower ("" if it is not), ``seconds`` the time taken,
+    ``notes`` what was changed to make the input usable (an upload upscaled or converted).
     """
 
     settings: ExploreSettings | None
@@ -88,20 +87,18 @@ class ExploreResult:
     slow: str = ""
     seconds: float = 0.0
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _decode_upload(data: bytes, name: str, size: int) -> torch.Tensor:
-    """Uploaded bytes -> :func:`load_image` ``(3, size, size)`` through a temporary file (so,
-    the same errors)."""
-    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:8], delete=False) as f:
-        f.write(data)
-    try:
-        return load_image(f.name, size)
-    except ValueError as exc:
-        msg = str(exc).splitlines()[0].replace(f.name, name).replace("``", "`")
-        raise ValueError(msg) from None
-    finally:
-        os.unlink(f.name)
+    """Uploaded bytes -> ``(3, size, size)`` as :func:`load_image` (same conversions and
+    errors, naming the upload); a large upload is reduced while decoding (no GB of floats)."""
+    return decode_image(data, name, size)
+
+
+#: The smallest side the deep networks take (five 2x2 poolings in VGG-16, strided convs in
+#: EfficientNet-Lite0); smaller images fail inside the network.
+MIN_DEEP_SIZE = 32
 
 
 class ExplorerModel:
@@ -144,7 +141,17 @@ class ExplorerModel:
             make = partial(_decode_upload, data, s.upload_name, s.size)
         else:
             key, make = (s.photo, s.size), partial(load_image, s.photo, s.size)
-        return self._cached("image", key, make), key
+
+        def decode() -> tuple[torch.Tensor, list[str]]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                img = make()
+            return img, [str(w.message) for w in caught]
+
+        img, notes = self._cached("image", key, decode)
+        for note in notes:  # said again for every setting that shows this image
+            warnings.warn(note, InputWarning, stacklevel=2)
+        return img, key
 
     def _model(self, s: ExploreSettings) -> tuple[nn.Module, str, str, tuple]:
         """``(module, preprocessing, name, cache key)`` of the setting's network."""
@@ -244,12 +251,18 @@ class ExplorerModel:
         """The callback, free of widgets: settings -> :class:`ExploreResult`.
 
         Bad input (``ValueError``, ``FileNotFoundError``: an unreadable upload, ``N = 0``, an
-        unknown class name, a kernel larger than the image...) sets ``error`` instead of
-        raising. ``progress(message)`` is called before each long step. Light settings (no
+        unknown class name, a kernel larger than the image, work too large for the memory...)
+        and a network that cannot run the setting (``RuntimeError``) set ``error`` instead of
+        raising; warnings about the input (an upload upscaled...) go to ``notes``.
+        ``progress(message)`` is called before each long step. Light settings (no
         :meth:`slow_reason`) run on ``light_threads`` threads: small ops on few shared cores
         lose more to thread synchronization than they gain.
         """
-        start, slow = time.perf_counter(), self.slow_reason(s)
+        start = time.perf_counter()
+        try:
+            slow = self.slow_reason(s)
+        except Exception:  # noqa: BLE001 - a bad setting: check() names it below
+            slow = ""
         if s in self._cache["result"]:  # seen before: nothing to compute
             hit = self._cached("result", s, None)
             return replace(hit, slow=slow, seconds=time.perf_counter() - start)
@@ -257,17 +270,46 @@ class ExplorerModel:
         if self.light_threads and not slow:
             torch.set_num_threads(min(self.light_threads, threads))
         try:
-            out = self._compute(s, ExploreResult(s, slow=slow), progress or (lambda msg: None))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = ExploreResult(s, slow=slow)
+                out = self._compute(s, out, progress or (lambda msg: None))
+            out.notes = list(dict.fromkeys(str(w.message) for w in caught))
             self._cached("result", s, lambda: out)
         except (ValueError, FileNotFoundError) as exc:
             out = ExploreResult(s, slow=slow, error=str(exc))
+        except TypeError as exc:  # a setting of the wrong type (a string for n...)
+            out = ExploreResult(s, slow=slow, error=f"invalid setting: {exc}")
+        except (RuntimeError, MemoryError) as exc:  # the network could not run the setting
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            out = ExploreResult(
+                s,
+                slow=slow,
+                error=f"the {s.network} network cannot run this setting (size {s.size}): {first}",
+            )
         finally:
             torch.set_num_threads(threads)
         out.seconds = time.perf_counter() - start
         return out
 
+    def check(self, s: ExploreSettings) -> None:
+        """Refuse a setting no network can run, naming the setting and what it allows."""
+        if s.network not in EXPLORER_NETWORKS:
+            raise ValueError(
+                f"network: unknown network {s.network!r}; use one of {list(EXPLORER_NETWORKS)}"
+            )
+        check_rule(s.rule)
+        check_positive_int(s.n, "n (N or N_h)")
+        check_positive_int(s.kernel_size, "kernel_size (k)")
+        check_seed(s.seed)
+        size = check_positive_int(s.size, "size")
+        low = MIN_DEEP_SIZE if s.network in ("trained", "vgg16_untrained") else MIN_IMAGE_SIZE
+        if size < low:
+            raise ValueError(f"size: the {s.network} network needs size >= {low}, got {size}")
+
     def _compute(self, s: ExploreSettings, out: ExploreResult, say: Any) -> ExploreResult:
         """Fill ``out`` for ``s``; ``say(message)`` before each long step."""
+        self.check(s)
         rule = check_rule(s.rule)
         out.image, ikey = self._image(s)
         net, prep, out.model, mkey = self._model(s)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .._checks import as_int
 from ..images import SAMPLE_PHOTOS
 from ..metrics import normalize_map
 from ..rules import RULES
@@ -145,12 +146,59 @@ class Explorer(ExplorerModel):
         return ExploreSettings(photo=photo, upload_name=name, logit2=logit2 or None, **c)
 
     def set(self, **values: Any) -> ExploreResult | None:
-        """Set controls by name, as a reader would, then update once; returns the result."""
+        """Set controls by name, as a reader would, then update once; returns the result.
+
+        A value the control cannot take (outside a slider's range, not among its options, the
+        wrong type) raises ``ValueError`` naming the control and what it allows, before any
+        control moves: nothing is clamped silently.
+        """
         self.widget()
+        unknown = [k for k in values if k not in self.controls or k == "upload"]
+        if unknown:
+            names = ", ".join(k for k in self.controls if k != "upload")
+            raise ValueError(f"unknown control(s) {', '.join(unknown)}; the controls are {names}")
+        checked = {key: self._control_value(key, value) for key, value in values.items()}
         with self._holding():
-            for key, value in values.items():
+            for key, value in checked.items():
                 self.controls[key].value = value
         return self.update()
+
+    def _control_value(self, key: str, value: Any) -> Any:
+        """``value`` as control ``key`` takes it, or a ``ValueError`` naming the control."""
+        w = self.controls[key]
+        if hasattr(w, "min") and hasattr(w, "max"):  # sliders and bounded numbers
+            v = as_int(value)
+            if v is None or not w.min <= v <= w.max:
+                raise ValueError(
+                    f"{key}: {value!r} is not allowed; the {w.description!r} control takes "
+                    f"integers {w.min}..{w.max}"
+                )
+            return v
+        if key == "n":
+            v = as_int(value)
+            if v is None:
+                raise ValueError(
+                    f"n: {value!r} is not allowed; the 'N or N_h' control takes an int"
+                )
+            return v
+        if key in ("logit", "logit2"):
+            if value is None:
+                return ""
+            if as_int(value) is not None:
+                return str(as_int(value))
+            if not isinstance(value, str):
+                raise ValueError(
+                    f"{key}: {value!r} is not allowed; type max, random, an index or a class name"
+                )
+            return value
+        options = getattr(w, "_options_values", None)
+        if options is not None:
+            v = as_int(value) if as_int(value) is not None else value
+            if v not in options:
+                shown = ", ".join(repr(o) for o in options)
+                raise ValueError(f"{key}: {value!r} is not allowed; use one of {shown}")
+            return v
+        return value
 
     def update(self, *_: Any) -> ExploreResult | None:
         """Recompute for the controls and show the result; never raises (errors are shown)."""
@@ -208,4 +256,5 @@ class Explorer(ExplorerModel):
             f"{rows}</table>Pearson correlation{pair}."
         )
         slow = f" (slower setting: {html.escape(r.slow)})" if r.slow else ""
-        self.status.value = f"{html.escape(r.model)}: {r.seconds:.2f} s{slow}"
+        notes = "".join(f"<br>note: {html.escape(n)}" for n in r.notes)
+        self.status.value = f"{html.escape(r.model)}: {r.seconds:.2f} s{slow}{notes}"
