@@ -12,6 +12,7 @@ Every random construct takes a seed; the same seed gives bitwise identical tenso
 
 from __future__ import annotations
 
+from backpropvis._checks import InputWarning
 from backpropvis.attacks import fgsm, pgd
 from backpropvis.book import glue, glue_figure, markdown_table, save_metrics
 from backpropvis.concentration import (
@@ -30,7 +31,15 @@ from backpropvis.explorer import (
     ExplorerModel,
     ExploreSettings,
 )
-from backpropvis.images import MIN_IMAGE_SIZE, SAMPLE_PHOTOS, edge_map, load_image, preprocess
+from backpropvis.guards import TooLargeError, available_bytes
+from backpropvis.images import (
+    MIN_IMAGE_SIZE,
+    SAMPLE_PHOTOS,
+    decode_image,
+    edge_map,
+    load_image,
+    preprocess,
+)
 from backpropvis.metrics import (
     better_by_one_sd,
     border_gain,
@@ -85,10 +94,12 @@ from backpropvis.randomization import (
 from backpropvis.record import Record
 from backpropvis.rules import (
     RULES,
+    UNSUPPORTED_ACTIVATIONS,
     backprop_map,
     backprop_maps,
     backward_rule,
     class_targets,
+    eval_mode,
     h,
     switchable_rules,
 )
@@ -119,9 +130,14 @@ from backpropvis.verdicts import (
 )
 
 __all__ = [
+    # bad input: warnings and the size guard
+    "InputWarning",
+    "TooLargeError",
+    "available_bytes",
     # images
     "MIN_IMAGE_SIZE",
     "SAMPLE_PHOTOS",
+    "decode_image",
     "edge_map",
     "load_image",
     "preprocess",
@@ -150,10 +166,12 @@ __all__ = [
     "randomized_copy",
     # the backward rule h and its maps
     "RULES",
+    "UNSUPPORTED_ACTIVATIONS",
     "backprop_map",
     "backprop_maps",
     "backward_rule",
     "class_targets",
+    "eval_mode",
     "h",
     "switchable_rules",
     # sweeps over N and N_h
