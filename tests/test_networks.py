@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import helpers as H
 
@@ -97,9 +98,21 @@ def test_same_seed_bitwise_identical_maps_and_different_seeds_differ():
     assert all(torch.equal(a, b) for a, b in zip(v1.parameters(), v2.parameters(), strict=True))
 
 
-def test_same_padding_keeps_the_image_size():
-    net = H.ThreeLayerConvNet(3, kernel_size=5, n_logits=2, padding="same")
-    assert net.features(torch.zeros(1, 3, 12, 10)).shape == (1, 3, 12, 10)
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_convnet_features_are_relu_of_the_seeded_filters(padding):
+    """``relu(w_i . y_j)`` with the seed's N(0, c^2) filters, on a random input; SAME padding
+    (k // 2 zeros each side) keeps the image size."""
+    x = torch.randn(2, 3, 12, 10, generator=torch.Generator().manual_seed(5))
+    net = H.ThreeLayerConvNet(70, kernel_size=5, n_logits=2, std=0.5, padding=padding, seed=3)
+    filters = 0.5 * H.ThreeLayerConvNet.filter_bank(70, 5, seed=3)  # 70 > one block of 64
+    # 5250 N(0, 0.25) draws: the sample std's standard error is 0.5 / sqrt(2 * 5250) = 0.005
+    assert abs(float(filters.std()) - 0.5) < 0.025 and abs(float(filters.mean())) < 0.025
+    expected = F.conv2d(x, filters, padding=2 if padding == "same" else 0).relu()
+    got = net.features(x)
+    assert got.shape == ((2, 70, 12, 10) if padding == "same" else (2, 70, 8, 6))
+    torch.testing.assert_close(got, expected)
+    off = float((expected == 0).float().mean())
+    assert 0.3 < off < 0.7  # about half the units are off (random filters): the ReLU acts
 
 
 @pytest.mark.parametrize(
