@@ -29,19 +29,23 @@
 #
 # The paper judges all three by eye. This chapter redraws the figure and turns each claim into a
 # number, for three networks: a trained ImageNet classifier (here {glue:text}`trained_model`),
-# the same architecture with random weights, and a randomly initialized VGG-16. In short:
+# the same architecture with random weights, and a randomly initialized VGG-16. In short
+# (verdicts from the last section, {ref}`claims-ch1`):
 #
 # * **(a)** GBP of the untrained VGG-16 correlates with the input photo at Pearson
-#   $\rho$ = {glue:text}`in_vgg_guided:.2f`; the plain gradient of the same network at
-#   {glue:text}`in_vgg_plain:.3f`.
+#   $\rho$ = {glue:text}`corr_with_input.vgg16_untrained.guided:.2f`
+#   ({glue:text}`claims.untrained_gbp_shows_image.verdict`); the plain gradient of the same
+#   network at {glue:text}`corr_with_input.vgg16_untrained.plain:.3f`.
 # * **(c)** Maps of different logits correlate at $\bar\rho \ge$
-#   {glue:text}`inv_min_guided:.3f` under GBP: class invariance
-#   {glue:text}`verdict_guided`. Under the plain gradient $\bar\rho \le$
-#   {glue:text}`inv_max_plain:.3f`: the paper's sentence about the plain saliency map
-#   {glue:text}`verdict_plain`. For DeconvNet it {glue:text}`verdict_deconv`.
-# * **(b)** The "whole image" half {glue:text}`verdict_whole` (untrained maps correlate with the
-#   photo more than the trained one's on {glue:text}`wins_in` of {glue:text}`n_photos` photos);
-#   the "edges" half {glue:text}`verdict_edges` by the Sobel edge measure used below.
+#   {glue:text}`class_invariance_min.guided:.3f` under GBP: class invariance
+#   {glue:text}`claims.gbp_invariant.verdict`. Under the plain gradient $\bar\rho \le$
+#   {glue:text}`class_invariance_max.plain:.3f`: the paper's sentence about the plain saliency
+#   map is {glue:text}`claims.plain_invariant.verdict`. For DeconvNet it is
+#   {glue:text}`claims.deconv_invariant.verdict`.
+# * **(b)** The "whole image" half: {glue:text}`claims.whole_image.verdict` (untrained maps
+#   correlate with the photo more than the trained one's on {glue:text}`wins_in` of
+#   {glue:text}`n_photos` photos); the "edges" half: {glue:text}`claims.edges.verdict` by the
+#   Sobel edge measure used below.
 
 # %% tags=["remove-cell"]
 # Colab setup: installs this book's helper module (Colab's own torch stays in place).
@@ -55,16 +59,13 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-photos = [
-    "chelsea",
-    "astronaut",
-    "coffee",
-    "rocket",
-]  # bundled photos or paths (first: Fig. 1)
+photos = ["chelsea", "astronaut", "coffee", "rocket"]  # the first is Fig. 1's
 size = 224  # image side in pixels
 model = "auto"  # trained network: "auto" (VGG-16 if its weights load), "vgg16", ...
 n_logits = 10  # logits compared per photo and network (class invariance)
-n_top = 5  # of which the network's top classes (the first is the max logit); then 482, random
+n_top = (
+    5  # of them the network's top classes (first: the max logit); then 482, random
+)
 logit_seed = 0  # draws the random logits
 seed = 0  # initializes the untrained networks
 n_filters = 256  # N of the three-layer convnet in the last section
@@ -75,39 +76,23 @@ out_dir = "metrics"  # where the chapter's metrics JSON goes
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown
 
 import helpers as H
 
-device = H.default_device()
-trained = H.load_model(model, seed=seed, device=device)
-untrained = H.load_model(f"{trained.name}_untrained", seed=seed, device=device)
-# a trained VGG-16's twin *is* the untrained VGG-16: loaded once
-vgg = (
-    untrained
-    if untrained.name == "vgg16_untrained"
-    else H.load_model("vgg16_untrained", seed=seed, device=device)
-)
-models = {"trained": trained, "untrained": untrained, "vgg16_untrained": vgg}
-for m in models.values():
-    m.model.requires_grad_(False)  # only the input gradient is needed
-LABEL = {
-    "trained": f"{trained.name} (trained)",
-    "untrained": f"{untrained.name.removesuffix('_untrained')} (untrained)",
-    "vgg16_untrained": "VGG-16 (untrained)",
-}
-model_note = (
-    "the paper's own network, with torchvision's IMAGENET1K_V1 weights"
-    if trained.name == "vgg16"
-    else "not the paper's VGG-16: its ImageNet weights could not be loaded where this page was "
-    "built, so the offline EfficientNet-Lite0 checkpoint stands in"
-)
-for key, value in {
-    "trained_model": trained.name,
-    "trained_prep": trained.preprocessing,
-    "model_note": model_note,
-}.items():
-    H.glue(key, value)
+photos = H.as_list(photos, "photos", str)
+rec = H.Record(
+    "01_observations", out_dir
+)  # glues each number, saves it as a metric
+INVARIANT = 0.9  # mean correlation across logits that counts as class-invariant
+
+# %% tags=["remove-cell"]
+rec.update(photos=photos)
+rec("size", size)
+rec("n_photos", len(photos))
+rec("n_logits", n_logits)
+rec("n_top", n_top)
+rec("n_filters", n_filters)
+rec("kernel_size", kernel_size)
 
 # %% [markdown]
 # ## Three networks, three backward rules
@@ -118,7 +103,36 @@ for key, value in {
 # Kaiming-normal convolutions) is the paper's untrained network. Every network gets the input
 # normalization it expects ({glue:text}`trained_prep` for the trained one) and runs in `eval()`
 # mode.
-#
+
+# %%
+device = H.default_device()
+trained = H.load_model(model, seed=seed, device=device)
+untrained = H.load_model(f"{trained.name}_untrained", seed=seed, device=device)
+vgg = untrained  # a trained VGG-16's twin *is* the untrained VGG-16: loaded once
+if untrained.name != "vgg16_untrained":
+    vgg = H.load_model("vgg16_untrained", seed=seed, device=device)
+rec("trained_model", trained.name)
+models = {"trained": trained, "untrained": untrained, "vgg16_untrained": vgg}
+for m in models.values():
+    m.model.requires_grad_(False)  # only the input gradient is needed
+
+# %% tags=["remove-cell"]
+twin = untrained.name.removesuffix("_untrained")
+LABEL = {
+    "trained": f"{trained.name} (trained)",
+    "untrained": f"{twin} (untrained)",
+    "vgg16_untrained": "VGG-16 (untrained)",
+}
+H.glue("trained_prep", trained.preprocessing)
+H.glue(
+    "model_note",
+    "the paper's own network, with torchvision's IMAGENET1K_V1 weights"
+    if trained.name == "vgg16"
+    else "not the paper's VGG-16: its ImageNet weights could not be loaded where "
+    "this page was built, so the offline EfficientNet-Lite0 checkpoint stands in",
+)
+
+# %% [markdown]
 # A map is the input-space "gradient" of one logit $f_k$, computed with a backward rule $h$ at
 # every ReLU $\sigma(z) = \max(z, 0)$: with $R$ the signal arriving from above,
 #
@@ -136,17 +150,11 @@ for key, value in {
 
 # %% tags=["remove-output"]
 images = {p: H.load_image(p, size).to(device) for p in photos}
-top5 = {p: trained.top_k(x, 5) for p, x in images.items()}
+top5 = rec("top5", {p: trained.top_k(x, 5) for p, x in images.items()}, glued=False)
 rows = [[p] + [f"{name} ({prob:.2f})" for _, name, prob in top5[p]] for p in photos]
-table = H.markdown_table(["photo"] + [f"top-{i + 1}" for i in range(5)], rows)
+rec.table("top5_table", ["photo"] + [f"top-{i}" for i in range(1, 6)], rows)
 _, top1_name, top1_prob = top5[photos[0]][0]
-for key, value in {
-    "top5_table": Markdown(table),
-    "n_photos": len(photos),
-    "top1_first": f"{top1_name} (p = {top1_prob:.2f})",
-}.items():
-    H.glue(key, value)
-print(table)
+H.glue("top1_first", f"{top1_name} (p = {top1_prob:.2f})")
 
 # %% [markdown]
 # ```{glue:md} top5_table
@@ -162,9 +170,11 @@ print(table)
 # {glue:text}`random_logits`. One forward pass serves all $T$ maps of all three rules.
 
 # %%
-names = {
-    m.name: m for m in models.values()
-}  # a trained VGG-16's twin *is* vgg16_untrained
+random_logits = [
+    k for k in H.class_targets([], n_logits, seed=logit_seed) if k != 482
+]
+rec("random_logits", ", ".join(map(str, random_logits[: n_logits - n_top - 1])))
+names = {m.name: m for m in models.values()}  # VGG-16's twin is vgg16_untrained
 targets, maps = {}, {}
 for p, x in images.items():
     for name, m in names.items():
@@ -175,23 +185,19 @@ for p, x in images.items():
         by_rule, _ = H.backprop_maps(m.model, xp[None], H.RULES, targets[p, name])
         for rule in H.RULES:
             maps[p, name, rule] = by_rule[rule][:, 0].cpu()  # (T, 3, H, W)
-random_logits = [
-    k for k in H.class_targets([], n_logits, seed=logit_seed) if k != 482
-]
-for key, value in {
-    "n_logits": n_logits,
-    "n_top": n_top,
-    "random_logits": ", ".join(map(str, random_logits[: n_logits - n_top - 1])),
-}.items():
-    H.glue(key, value)
+rec.update(targets={f"{p}/{n}": t for (p, n), t in targets.items()})
 
 # %% [markdown]
 # ## Figure 1, redrawn
 #
 # The paper shows GBP for the max logit and for randomly chosen ones, displayed after one global
-# min-max normalization over all pixels and channels (as the author's code does).
+# min-max normalization over all pixels and channels (as the author's code does). Under that
+# display a few large values can set the scale of a sparse map and leave the rest flat grey, so
+# each figure below shows every map twice: (a) as the paper does, and (b) as the magnitude
+# $\sum_c |m_c|$ clipped at its 99th percentile, the display of {cite:t}`adebayo2018sanity`.
+# Only the display differs; every number of this chapter is computed on the raw maps.
 
-# %% tags=["remove-output"]
+# %%
 first = photos[0]
 common = [k for k in (482, *random_logits) if all(k in t for t in targets.values())]
 shown = [
@@ -201,7 +207,7 @@ shown = [
 
 
 def grab(p: str, m: H.LoadedModel, rule: str, k: int | str) -> torch.Tensor:
-    """The map of logit ``k`` ("max" = the network's largest logit on photo ``p``)."""
+    """The map of logit ``k`` ("max": the largest logit on photo ``p``)."""
     return maps[p, m.name, rule][0 if k == "max" else targets[p, m.name].index(k)]
 
 
@@ -209,35 +215,40 @@ def name_of(k: int | str) -> str:
     return "max" if k == "max" else f"logit {k}"
 
 
-fig = H.plot_grid(
+# %% tags=["remove-output"]
+fig = H.plot_two_displays(
     [
         [images[first]] + [grab(first, m, "guided", k) for k in shown]
         for m in models.values()
     ],
     row_labels=list(LABEL.values()),
     col_labels=["input"] + [name_of(k) for k in shown],
-    cell=2.4,
+    cell=2.2,
 )
-H.glue_figure("fig_figure1", fig)
+rec.figure("fig_figure1", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_figure1
 # :name: fig-figure1
 #
 # The paper's Figure 1 redrawn: guided backpropagation on `chelsea` ({glue:text}`size` x
-# {glue:text}`size`) for the trained {glue:text}`trained_model` (top row; its top-1 class is
-# {glue:text}`top1_first`), the same architecture untrained (middle) and an untrained VGG-16
-# (bottom), for the max logit, logit 482 and random logits. Each map min-max normalized.
+# {glue:text}`size`) for the trained {glue:text}`trained_model` (first row of each block; its
+# top-1 class is {glue:text}`top1_first`), the same architecture untrained (second) and an
+# untrained VGG-16 (third), for the max logit, logit 482 and random logits. Block (a), top three
+# rows: each map min-max normalized over all pixels and channels, the paper's display. Block
+# (b), bottom three rows: the same maps as $\sum_c|m_c|$ clipped at the 99th percentile (white
+# = large), which makes the trained network's sparse map visible.
 # ```
 #
 # The untrained VGG-16 returns the photo itself, in color, for every logit; the untrained
-# {glue:text}`trained_model` returns a fainter copy under a grid pattern; the trained network
-# returns a sparse line drawing of the cat's eyes, nose and outline. The same holds on the
+# {glue:text}`trained_model` returns a fainter copy under a grid pattern. Under the paper's
+# display the trained network's map is nearly flat grey; clipped at its 99th percentile (block
+# b) it is a sparse drawing concentrated on the cat's eyes and nose. The same holds on the
 # other photos:
 
 # %% tags=["remove-output"]
 pick = shown[:2]  # the max logit and logit 482
-fig = H.plot_grid(
+fig = H.plot_two_displays(
     [
         [images[p]]
         + [grab(p, m, "guided", k) for m in models.values() for k in pick]
@@ -246,9 +257,9 @@ fig = H.plot_grid(
     row_labels=photos,
     col_labels=["input"]
     + [f"{LABEL[n]}\n{name_of(k)}" for n in models for k in pick],
-    cell=2.0,
+    cell=1.9,
 )
-H.glue_figure("fig_photos", fig)
+rec.figure("fig_photos", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_photos
@@ -256,7 +267,8 @@ H.glue_figure("fig_photos", fig)
 #
 # Guided backpropagation on {glue:text}`n_photos` photos for the trained
 # {glue:text}`trained_model`, its untrained twin and an untrained VGG-16; for each network the
-# max logit (its own on each photo) and logit 482.
+# max logit (its own on each photo) and logit 482. Block (a), top: the paper's min-max display;
+# block (b), bottom: $\sum_c|m_c|$ clipped at the 99th percentile.
 # ```
 #
 # ## All three rules
@@ -265,24 +277,25 @@ H.glue_figure("fig_photos", fig)
 # the max logit and logit 482:
 
 # %% tags=["remove-output"]
-fig = H.plot_grid(
+fig = H.plot_two_displays(
     [
         [images[first]] + [grab(first, m, r, k) for r in H.RULES for k in pick]
         for m in models.values()
     ],
     row_labels=list(LABEL.values()),
     col_labels=["input"] + [f"{r}, {name_of(k)}" for r in H.RULES for k in pick],
-    cell=2.0,
+    cell=1.9,
 )
-H.glue_figure("fig_rules", fig)
+rec.figure("fig_rules", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_rules
 # :name: fig-rules
 #
 # Plain gradient, guided backpropagation and DeconvNet on `chelsea` for the three networks
-# (trained {glue:text}`trained_model` on top), max logit and logit 482, each map min-max
-# normalized.
+# (trained {glue:text}`trained_model` first in each block), max logit and logit 482. Block (a),
+# top: each map min-max normalized; block (b), bottom: $\sum_c|m_c|$ clipped at the 99th
+# percentile.
 # ```
 #
 # By eye, plain maps are noise that changes with the logit, while GBP and DeconvNet maps look
@@ -305,53 +318,64 @@ H.glue_figure("fig_rules", fig)
 # %%
 sims = {}
 for (p, name, rule), mp in maps.items():
-    metrics_here = ("pearson", "ssim", "spearman") if p == first else ("pearson",)
-    sims[p, name, rule] = H.similarity_matrices(mp, metrics_here)
+    kinds = ("pearson", "ssim", "spearman") if p == first else ("pearson",)
+    sims[p, name, rule] = H.similarity_matrices(mp, kinds)
 
 
-def invariance(
-    key: str, rule: str, metric: str = "pearson", photo: str | None = None
-) -> float:
+def invariance(key: str, rule: str, metric: str = "pearson", photo=None) -> float:
     """Mean off-diagonal similarity, averaged over photos (or for one photo)."""
     ps = [photo] if photo else photos
-    return float(
-        np.mean(
-            [
-                H.mean_offdiagonal(sims[p, models[key].name, rule][metric])
-                for p in ps
-            ]
-        )
-    )
+    sim = [sims[p, models[key].name, rule][metric] for p in ps]
+    return float(np.mean([H.mean_offdiagonal(s) for s in sim]))
 
 
-def verdict(rho: float) -> str:
-    if rho >= 0.9:
+# %%
+def label(rho: float) -> str:
+    """The table's word for a mean correlation across logits."""
+    if rho >= INVARIANT:
         return "class-invariant"
     return "partly class-dependent" if rho >= 0.5 else "class-dependent"
 
 
-class_invariance = {k: {r: invariance(k, r) for r in H.RULES} for k in models}
+# %%
+def per_rule(metric="pearson", photo=None) -> dict[str, dict[str, float]]:
+    """``{network: {rule: mean similarity across logits}}``."""
+    return {
+        k: {r: invariance(k, r, metric, photo) for r in H.RULES} for k in models
+    }
+
+
+class_invariance = rec("class_invariance", per_rule(), glued=False)
+rec.update(
+    class_invariance_by_photo={p: per_rule(photo=p) for p in photos},
+    class_invariance_ssim=per_rule("ssim", first),
+    class_invariance_spearman=per_rule("spearman", first),
+    invariance_verdict={
+        k: {r: label(v) for r, v in d.items()} for k, d in class_invariance.items()
+    },
+)
+
 
 # %% tags=["remove-output"]
-ticks = targets[first, trained.name]
-for metric in ("pearson", "ssim", "spearman"):
-    fig = H.plot_heatmaps(
-        [
-            [sims[first, m.name, r][metric] for r in H.RULES]
-            for m in models.values()
-        ],
-        row_labels=list(LABEL.values()),
-        col_labels=list(H.RULES),
-        tick_labels=["max"]
-        + [
-            f"top-{i + 1}" if i < n_top else str(k)
-            for i, k in enumerate(ticks)
-            if i > 0
-        ],
-        vmin=-1 if metric != "ssim" else 0,
-        cbar_label=metric,
-    )
-    H.glue_figure(f"fig_matrix_{metric}", fig)
+def heatmaps(metric: str):
+    """The T x T similarity matrices on the first photo, networks by rules."""
+    ticks = ["max"] + [
+        f"top-{i + 1}" if i < n_top else str(k)
+        for i, k in enumerate(targets[first, trained.name])
+        if i > 0
+    ]
+    nets = [m.name for m in models.values()]
+    mats = [[sims[first, n, r][metric] for r in H.RULES] for n in nets]
+    return H.plot_heatmaps(
+        mats, list(LABEL.values()), list(H.RULES), ticks,
+        vmin=0 if metric == "ssim" else -1, cbar_label=metric,
+    )  # fmt: skip
+
+
+# %% tags=["remove-output"]
+rec.figure("fig_matrix_pearson", heatmaps("pearson"))
+rec.figure("fig_matrix_ssim", heatmaps("ssim"))
+rec.figure("fig_matrix_spearman", heatmaps("spearman"))
 
 # %% [markdown]
 # ```{glue:figure} fig_matrix_pearson
@@ -375,30 +399,17 @@ for metric in ("pearson", "ssim", "spearman"):
 # ```
 
 # %% tags=["remove-output"]
+inv = rec.metrics
 rows = [
-    [
-        LABEL[k],
-        r,
-        class_invariance[k][r],
-        min(invariance(k, r, photo=p) for p in photos),
-        invariance(k, r, "ssim", first),
-        invariance(k, r, "spearman", first),
-        verdict(class_invariance[k][r]),
-    ]
+    [LABEL[k], r, class_invariance[k][r]]
+    + [min(inv["class_invariance_by_photo"][p][k][r] for p in photos)]
+    + [inv[f"class_invariance_{s}"][k][r] for s in ("ssim", "spearman")]
+    + [inv["invariance_verdict"][k][r]]
     for k in models
     for r in H.RULES
 ]
-header = [
-    "network",
-    "rule",
-    "Pearson (mean)",
-    "Pearson (worst photo)",
-    "SSIM",
-    "Spearman",
-]
-invariance_table = H.markdown_table(header + ["verdict"], rows)
-H.glue("invariance_table", Markdown(invariance_table))
-print(invariance_table)
+header = ["network", "rule", "Pearson (mean)", "Pearson (worst photo)", "SSIM"]
+rec.table("invariance_table", header + ["Spearman", "verdict"], rows)
 
 # %% [markdown]
 # ```{glue:md} invariance_table
@@ -408,66 +419,79 @@ print(invariance_table)
 # Mean off-diagonal similarity across {glue:text}`n_logits` logits: Pearson averaged over the
 # {glue:text}`n_photos` photos and on the worst photo; SSIM and Spearman on `chelsea`. The
 # verdict uses the mean Pearson.
+#
+# Claim (c) is judged on the mean Pearson of every network: reproduced when $\bar\rho \ge 0.9$
+# for all three, partly when for at least one.
 
 
 # %%
-def holds_for(rule: str) -> str:
-    """Which networks a rule is class-invariant for, as words."""
-    yes = [LABEL[k] for k in models if class_invariance[k][rule] >= 0.9]
-    if len(yes) == len(models):
-        return "holds for all three networks"
-    if not yes:
-        return "holds for none of the three networks"
-    return "holds for the " + " and the ".join(yes) + " only"
+def claim_invariance(key: str, rule: str, text: str) -> None:
+    """Claim (c) for one rule, stated with its measured numbers and verdict."""
+    v = {k: class_invariance[k][rule] for k in models}
+    measured = "mean ρ across logits: " + ", ".join(
+        f"{k} {x:.3f}" for k, x in v.items()
+    )
+    holds, partly = min(v.values()) >= INVARIANT, max(v.values()) >= INVARIANT
+    rec.claim(key, "2", text, measured, H.judge(holds, partly))
 
 
-for r in H.RULES:
-    H.glue(f"verdict_{r}", holds_for(r))
-    H.glue(f"inv_min_{r}", min(class_invariance[k][r] for k in models))
-    H.glue(f"inv_max_{r}", max(class_invariance[k][r] for k in models))
-    for k in models:
-        H.glue(f"inv_{k}_{r}", class_invariance[k][r])
-
-# the trained network's plain maps: its top classes against the other logits, on the first photo
-plain_blocks = {
-    "top": H.mean_offdiagonal(
-        sims[first, trained.name, "plain"]["pearson"][:n_top, :n_top]
-    ),
-    "rest": H.mean_offdiagonal(
-        sims[first, trained.name, "plain"]["pearson"][n_top:, n_top:]
-    ),
-}
-top_names = [trained.categories[k] for k in targets[first, trained.name][:n_top]]
-for key, value in {
-    "plain_top_trained": plain_blocks["top"],
-    "plain_rest_trained": plain_blocks["rest"],
-    "top_names": ", ".join(top_names),
-}.items():
-    H.glue(key, value)
+# %%
+guided = [class_invariance[k]["guided"] for k in models]
+rec("class_invariance_min.guided", min(guided))
+rec("class_invariance_max.guided", max(guided))
+claim_invariance("gbp_invariant", "guided", "GBP is invariant to the logit chosen")
 
 # %% [markdown]
-# **GBP.** $\bar\rho$ ranges from {glue:text}`inv_min_guided:.4f` to
-# {glue:text}`inv_max_guided:.4f` over the three networks, trained or not: class invariance
-# {glue:text}`verdict_guided`.
-#
-# **Plain saliency map.** $\bar\rho$ lies between {glue:text}`inv_min_plain:.3f` and
-# {glue:text}`inv_max_plain:.3f`. The paper's sentence that class invariance was observed for
-# the plain saliency map too {glue:text}`verdict_plain`. For the untrained networks this is
-# what the paper's own section 3 predicts: with $\mathbb{E}[h(V)] = 0$ for $h(v) = v$, the
-# plain map is a sum of terms of random sign set by the logit's own weights. In the trained
-# network the plain map is class-specific in a meaningful way: on `chelsea` the maps of its
-# top {glue:text}`n_top` classes ({glue:text}`top_names`) correlate with each other at
-# $\bar\rho$ = {glue:text}`plain_top_trained:.2f`, those of logit 482 and the random logits
-# at {glue:text}`plain_rest_trained:.2f` (the top-left block of the first heat map).
-#
-# **DeconvNet.** $\bar\rho$ = {glue:text}`inv_trained_deconv:.3f` (trained),
-# {glue:text}`inv_untrained_deconv:.3f` (untrained twin) and
-# {glue:text}`inv_vgg16_untrained_deconv:.3f` (untrained VGG-16); the paper's sentence
-# {glue:text}`verdict_deconv`. Invariant is not the same as informative: the DeconvNet maps
-# correlate with the photo at $\rho$ = {glue:text}`in_trained_deconv:.3f`,
-# {glue:text}`in_untrained_deconv:.3f` and {glue:text}`in_vgg16_untrained_deconv:.3f` (next
-# section), against {glue:text}`in_vgg16_untrained_guided:.3f` for GBP of the untrained VGG-16.
-# What they share across logits is mostly a periodic grid pattern (see the figure above).
+# **GBP.** $\bar\rho$ ranges from {glue:text}`class_invariance_min.guided:.4f` to
+# {glue:text}`class_invariance_max.guided:.4f` over the three networks, trained or not: class
+# invariance {glue:text}`claims.gbp_invariant.verdict`.
+
+# %%
+plain = [class_invariance[k]["plain"] for k in models]
+rec("class_invariance_min.plain", min(plain))
+rec("class_invariance_max.plain", max(plain))
+claim = "The plain saliency map is invariant to the logit"
+claim_invariance("plain_invariant", "plain", claim)
+
+# %%
+pearson = sims[first, trained.name, "plain"]["pearson"]  # top classes vs the others
+rec("plain_blocks_trained.top", H.mean_offdiagonal(pearson[:n_top, :n_top]))
+rec("plain_blocks_trained.rest", H.mean_offdiagonal(pearson[n_top:, n_top:]))
+top_classes = targets[first, trained.name][:n_top]
+H.glue("top_names", ", ".join(trained.categories[k] for k in top_classes))
+
+# %% [markdown]
+# **Plain saliency map.** $\bar\rho$ lies between {glue:text}`class_invariance_min.plain:.3f`
+# and {glue:text}`class_invariance_max.plain:.3f`. The paper's sentence that class invariance
+# was observed for the plain saliency map too: {glue:text}`claims.plain_invariant.verdict`. For
+# the untrained networks this is what the paper's own section 3 predicts: with
+# $\mathbb{E}[h(V)] = 0$ for $h(v) = v$, the plain map is a sum of terms of random sign set by
+# the logit's own weights. In the trained network the plain map is class-specific in a
+# meaningful way: on `chelsea` the maps of its top {glue:text}`n_top` classes
+# ({glue:text}`top_names`) correlate with each other at $\bar\rho$ =
+# {glue:text}`plain_blocks_trained.top:.2f`, those of logit 482 and the random logits at
+# {glue:text}`plain_blocks_trained.rest:.2f` (the top-left block of the first heat map).
+
+# %%
+ci = class_invariance
+rec("class_invariance.trained.deconv", ci["trained"]["deconv"])
+rec("class_invariance.untrained.deconv", ci["untrained"]["deconv"])
+rec("class_invariance.vgg16_untrained.deconv", ci["vgg16_untrained"]["deconv"])
+claim_invariance(
+    "deconv_invariant", "deconv", "DeconvNet is invariant to the logit"
+)
+
+# %% [markdown]
+# **DeconvNet.** $\bar\rho$ = {glue:text}`class_invariance.trained.deconv:.3f` (trained),
+# {glue:text}`class_invariance.untrained.deconv:.3f` (untrained twin) and
+# {glue:text}`class_invariance.vgg16_untrained.deconv:.3f` (untrained VGG-16); the paper's
+# sentence: {glue:text}`claims.deconv_invariant.verdict`. Invariant is not the same as
+# informative: the DeconvNet maps correlate with the photo at $\rho$ =
+# {glue:text}`corr_with_input.trained.deconv:.3f`,
+# {glue:text}`corr_with_input.untrained.deconv:.3f` and
+# {glue:text}`corr_with_input.vgg16_untrained.deconv:.3f` (next section), against
+# {glue:text}`corr_with_input.vgg16_untrained.guided:.3f` for GBP of the untrained VGG-16. What
+# they share across logits is mostly a periodic grid pattern (see the figure above).
 #
 # ## Edges versus the whole image
 #
@@ -484,43 +508,43 @@ for key, value in {
 edges = {p: H.edge_map(x) for p, x in images.items()}
 
 
-def mean_corr(ref, mats) -> float:
-    """Pearson of ``ref`` with each map of ``mats``, averaged over the maps."""
-    return float(
-        H.similarity_matrices([ref, *mats], ("pearson",))["pearson"][0, 1:].mean()
-    )
+def corr_with(ref, m: H.LoadedModel, rule: str) -> list[float]:
+    """Per photo: mean Pearson of each logit's map (``edges``: its magnitude) with
+    the input the network sees (``ref="input"``) or with the Sobel edges."""
+    if ref == "input":
+        pairs = [(m.prepare(images[p]), maps[p, m.name, rule]) for p in photos]
+    else:
+        pairs = [(edges[p], maps[p, m.name, rule].abs().sum(1)) for p in photos]
+    return [H.mean_pearson_with(a, b) for a, b in pairs]
 
 
-by_photo = {"input": {}, "edges": {}}
-for k, m in models.items():
-    by_photo["input"][k] = {
-        r: [mean_corr(m.prepare(images[p]), maps[p, m.name, r]) for p in photos]
-        for r in H.RULES
+# %%
+by_photo = {  # measure -> network -> rule -> one number per photo
+    what: {
+        k: {r: corr_with(what, m, r) for r in H.RULES} for k, m in models.items()
     }
-    by_photo["edges"][k] = {
-        r: [mean_corr(edges[p], maps[p, m.name, r].abs().sum(1)) for p in photos]
-        for r in H.RULES
-    }
-corr_with_input = {
-    k: {r: float(np.mean(v)) for r, v in d.items()}
-    for k, d in by_photo["input"].items()
+    for what in ("input", "edges")
 }
-corr_with_edges = {
-    k: {r: float(np.mean(v)) for r, v in d.items()}
-    for k, d in by_photo["edges"].items()
+rec.update(corr_with_input_by_photo=by_photo["input"])
+rec.update(corr_with_edges_by_photo=by_photo["edges"])
+mean_over_photos = {
+    what: {k: {r: float(np.mean(v)) for r, v in d.items()} for k, d in per.items()}
+    for what, per in by_photo.items()
 }
+corr_with_input = rec("corr_with_input", mean_over_photos["input"], glued=False)
+corr_with_edges = rec("corr_with_edges", mean_over_photos["edges"], glued=False)
 
 # %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
 for ax, what in zip(axes, ("input", "edges"), strict=True):
     data = {r: {LABEL[k]: by_photo[what][k][r] for k in models} for r in H.RULES}
-    H.plot_grouped_bars(
-        data, ax=ax, ylabel=f"Pearson with {what}", title=f"corr_with_{what}"
-    )
+    title, ylabel = f"corr_with_{what}", f"Pearson with {what}"
+    H.plot_grouped_bars(data, ax=ax, ylabel=ylabel, title=title)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
-H.glue_figure("fig_edges_bars", fig)
+rec.figure("fig_edges_bars", fig)
 
+# %% tags=["remove-output"]
 gbp_max = [grab(first, m, "guided", "max") for m in models.values()]
 fig = H.plot_grid(
     [
@@ -531,7 +555,7 @@ fig = H.plot_grid(
     col_labels=["chelsea", *LABEL.values()],
     cell=2.4,
 )
-H.glue_figure("fig_edges_maps", fig)
+rec.figure("fig_edges_maps", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_edges_maps
@@ -549,58 +573,96 @@ H.glue_figure("fig_edges_maps", fig)
 # `corr_with_input` (left) and `corr_with_edges` (right) for each rule and network; bars are
 # means over the {glue:text}`n_photos` photos, dots single photos.
 # ```
+#
+# The verdicts. Claim (a) asks whether GBP maps show the photo: reproduced at $\rho \ge 0.5$
+# with the input, partly from 0.2 (untrained VGG-16) or 0.1 (trained network). The "whole image"
+# half of (b) is reproduced when both untrained networks' GBP maps correlate with the input more
+# than the trained one's, partly when one does. The "edges" half compares the trained network
+# with its own untrained twin, like for like as in the paper's figure (trained and untrained
+# VGG-16): reproduced when the trained map correlates more with the Sobel edges.
+
+
+# %%
+def claim_shows_photo(key: str, network: str, text: str, partial: float) -> None:
+    """Claim (a), one network: reproduced at ρ(input) >= 0.5, partly >= partial."""
+    rho = corr_with_input[network]["guided"]
+    verdict = H.at_least(rho, 0.5, partial)
+    rec.claim(key, "2, Fig. 1", text, f"ρ(input) {rho:.3f}", verdict)
+
+
+text = "GBP of an untrained VGG-16 shows the image"
+claim_shows_photo("untrained_gbp_shows_image", "vgg16_untrained", text, 0.2)
+text = "GBP of the trained network is interpretable"
+text += " (measured: resemblance to the photo)"
+claim_shows_photo("trained_gbp_interpretable", "trained", text, 0.1)
 
 # %%
 g_in = {k: corr_with_input[k]["guided"] for k in models}
 g_ed = {k: corr_with_edges[k]["guided"] for k in models}
-wins_in = sum(
-    min(by_photo["input"][k]["guided"][i] for k in ("untrained", "vgg16_untrained"))
-    > by_photo["input"]["trained"]["guided"][i]
-    for i in range(len(photos))
-)
-wins_ed = sum(
-    by_photo["edges"]["trained"]["guided"][i]
-    > max(
-        by_photo["edges"][k]["guided"][i] for k in ("untrained", "vgg16_untrained")
-    )
-    for i in range(len(photos))
-)
-whole_holds = g_in["trained"] < min(g_in["untrained"], g_in["vgg16_untrained"])
-edges_holds = g_ed["trained"] > max(g_ed["untrained"], g_ed["vgg16_untrained"])
-for key, value in {
-    "verdict_whole": "holds" if whole_holds else "does not hold",
-    "verdict_edges": "holds" if edges_holds else "does not hold",
-    "wins_in": wins_in,
-    "wins_ed": wins_ed,
-    "in_vgg_guided": g_in["vgg16_untrained"],
-    "in_vgg_plain": corr_with_input["vgg16_untrained"]["plain"],
-}.items():
-    H.glue(key, value)
-for k in models:
-    H.glue(f"in_{k}_guided", g_in[k])
-    H.glue(f"edge_{k}_guided", g_ed[k])
-    H.glue(f"in_{k}_deconv", corr_with_input[k]["deconv"])
+low, high = sorted([g_in["untrained"], g_in["vgg16_untrained"]])
+text = f"ρ(input) untrained {low:.3f}–{high:.3f}, trained {g_in['trained']:.3f}"
+claim = "Untrained GBP recovers the image as a whole, more than trained"
+verdict = H.judge(low > g_in["trained"], high > g_in["trained"])
+rec.claim("whole_image", "2", claim, text, verdict)
+rec.update(whole_image_holds=verdict == H.REPRODUCED)
 
+# %%
+text = f"ρ(edges) trained {g_ed['trained']:.3f}, "
+text += f"untrained twin {g_ed['untrained']:.3f}"
+claim = "Trained GBP cares more about edges than untrained"
+verdict = H.judge(g_ed["trained"] > g_ed["untrained"])
+rec.claim("edges", "2", claim, text, verdict)
+rec.update(edges_holds=verdict == H.REPRODUCED)
+
+
+# %%
+def photo_wins(what: str, better) -> int:
+    """On how many photos ``better(trained, twin, untrained VGG-16)`` holds."""
+    per_network = [by_photo[what][k]["guided"] for k in models]
+    return sum(bool(better(*v)) for v in zip(*per_network, strict=True))
+
+
+wins_in = rec("wins_in", photo_wins("input", lambda t, u, v: min(u, v) > t))
+wins_ed = rec("wins_ed", photo_wins("edges", lambda t, u, v: t > max(u, v)))
+
+# %% tags=["remove-cell"]
+# the numbers the prose quotes, glued under their metrics names
+cin, ced = corr_with_input, corr_with_edges
+rec("corr_with_input.trained.guided", cin["trained"]["guided"])
+rec("corr_with_input.untrained.guided", cin["untrained"]["guided"])
+rec("corr_with_input.vgg16_untrained.guided", cin["vgg16_untrained"]["guided"])
+rec("corr_with_input.vgg16_untrained.plain", cin["vgg16_untrained"]["plain"])
+rec("corr_with_input.trained.deconv", cin["trained"]["deconv"])
+rec("corr_with_input.untrained.deconv", cin["untrained"]["deconv"])
+rec("corr_with_input.vgg16_untrained.deconv", cin["vgg16_untrained"]["deconv"])
+rec("corr_with_edges.trained.guided", ced["trained"]["guided"])
+rec("corr_with_edges.untrained.guided", ced["untrained"]["guided"])
+rec("corr_with_edges.vgg16_untrained.guided", ced["vgg16_untrained"]["guided"])
 # %% [markdown]
-# **The "whole image" half {glue:text}`verdict_whole`.** GBP maps correlate with the input at
-# $\rho$ = {glue:text}`in_vgg16_untrained_guided:.3f` (untrained VGG-16) and
-# {glue:text}`in_untrained_guided:.3f` (untrained twin) against
-# {glue:text}`in_trained_guided:.3f` for the trained {glue:text}`trained_model`; both untrained
-# networks beat the trained one on {glue:text}`wins_in` of {glue:text}`n_photos` photos. The plain
-# gradient, by contrast, does not correlate with the input at all (left panel), which is claim
-# (a) in numbers: the untrained network's GBP map shows the photo, its true gradient does not.
+# **The "whole image" half: {glue:text}`claims.whole_image.verdict`.** GBP maps correlate with
+# the input at $\rho$ = {glue:text}`corr_with_input.vgg16_untrained.guided:.3f` (untrained
+# VGG-16) and {glue:text}`corr_with_input.untrained.guided:.3f` (untrained twin) against
+# {glue:text}`corr_with_input.trained.guided:.3f` for the trained {glue:text}`trained_model`;
+# both untrained networks beat the trained one on {glue:text}`wins_in` of
+# {glue:text}`n_photos` photos. The plain gradient, by contrast, does not correlate with the
+# input at all (left panel), which is claim (a) in numbers: the untrained network's GBP map
+# shows the photo ({glue:text}`claims.untrained_gbp_shows_image.verdict`), its true gradient
+# does not. The trained network's map resembles the photo far less
+# ({glue:text}`claims.trained_gbp_interpretable.measured`:
+# {glue:text}`claims.trained_gbp_interpretable.verdict`), which measures resemblance, not
+# interpretability.
 #
-# **The "edges" half {glue:text}`verdict_edges` by this measure.** The magnitude of the trained
-# network's GBP map correlates with the Sobel edges at
-# $\rho$ = {glue:text}`edge_trained_guided:.3f`, against
-# {glue:text}`edge_untrained_guided:.3f` for its untrained twin and
-# {glue:text}`edge_vgg16_untrained_guided:.3f` for the untrained VGG-16 (the trained map is the
-# most edge-correlated on {glue:text}`wins_ed` of {glue:text}`n_photos` photos). What looks like
-# "edges" in the trained map is a *sparse* drawing: a few contours of the object (the cat's eyes
-# and nose) rather than all of the photo's edges, while the untrained VGG-16's map, the photo
-# reweighted by local contrast, follows every edge. Caveat: the paper's trained network was
-# VGG-16; with {glue:text}`trained_model` standing in, this half is tested on a different
-# architecture.
+# **The "edges" half: {glue:text}`claims.edges.verdict` by this measure.** The magnitude of the
+# trained network's GBP map correlates with the Sobel edges at
+# $\rho$ = {glue:text}`corr_with_edges.trained.guided:.3f`, against
+# {glue:text}`corr_with_edges.untrained.guided:.3f` for its untrained twin and
+# {glue:text}`corr_with_edges.vgg16_untrained.guided:.3f` for the untrained VGG-16 (the trained
+# map is the most edge-correlated on {glue:text}`wins_ed` of {glue:text}`n_photos` photos).
+# What looks like "edges" in the trained map (block b of {numref}`fig-figure1`) is a *sparse*
+# drawing: a few contours of the object (the cat's eyes and nose) rather than all of the
+# photo's edges, while the untrained VGG-16's map, the photo reweighted by local contrast,
+# follows every edge. Caveat: the paper's trained network was VGG-16; with
+# {glue:text}`trained_model` standing in, this half is tested on a different architecture.
 #
 # ## Where the explanation starts
 #
@@ -613,17 +675,19 @@ for k in models:
 # (Eq. (5)), the photo reweighted by local contrast, while its plain gradient averages to zero.
 # The next chapter derives this; here is the check on `chelsea` for logit 482.
 
-# %% tags=["remove-output"]
+# %%
 x = H.preprocess(images[first], "centered")  # the author's preprocessing
 net = H.ThreeLayerConvNet(n_filters, kernel_size, 1000, seed=seed).to(device)
-conv_maps = {
-    r: H.backprop_map(net, x, target=482, rule=r) for r in ("guided", "plain")
-}
 limit = H.gbp_limit(x, kernel_size)
-corr_with_limit = {r: H.pearson(m, limit) for r, m in conv_maps.items()}
-H.glue("n_filters", n_filters)
-H.glue("corr_gbp_limit", corr_with_limit["guided"])
-H.glue("corr_plain_limit", corr_with_limit["plain"])
+conv_maps = {}
+for name, rule in [
+    ("corr_with_limit.guided", "guided"),
+    ("corr_with_limit.plain", "plain"),
+]:
+    conv_maps[rule] = H.backprop_map(net, x, target=482, rule=rule)
+    rec(name, H.pearson(conv_maps[rule], limit))
+
+# %% tags=["remove-output"]
 fig = H.plot_grid(
     [[images[first], limit, conv_maps["guided"], conv_maps["plain"]]],
     col_labels=[
@@ -634,7 +698,7 @@ fig = H.plot_grid(
     ],
     cell=2.4,
 )
-H.glue_figure("fig_convnet", fig)
+rec.figure("fig_convnet", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_convnet
@@ -646,60 +710,20 @@ H.glue_figure("fig_convnet", fig)
 # ```
 #
 # With $N$ = {glue:text}`n_filters` random filters the GBP map correlates with the limit at
-# $\rho$ = {glue:text}`corr_gbp_limit:.3f` and the plain gradient at
-# {glue:text}`corr_plain_limit:.3f`.
+# $\rho$ = {glue:text}`corr_with_limit.guided:.3f` and the plain gradient at
+# {glue:text}`corr_with_limit.plain:.3f`.
 #
-# ## Summary
+# (claims-ch1)=
+# ## Claims and verdicts
 #
-# * (a) GBP is interpretable, trained or not: the untrained VGG-16's GBP map correlates with the
-#   photo at $\rho$ = {glue:text}`in_vgg_guided:.2f`, its plain gradient at
-#   {glue:text}`in_vgg_plain:.3f`.
-# * (b) Trained maps care about edges, untrained ones recover the whole image: the whole-image
-#   half {glue:text}`verdict_whole`, the edge half {glue:text}`verdict_edges`.
-# * (c) GBP is class-invariant: {glue:text}`verdict_guided` ($\bar\rho \ge$
-#   {glue:text}`inv_min_guided:.3f`).
-# * (c) The plain saliency map is class-invariant: {glue:text}`verdict_plain`
-#   ($\bar\rho \le$ {glue:text}`inv_max_plain:.3f`).
-# * (c) DeconvNet is class-invariant: {glue:text}`verdict_deconv`.
+# Each claim of the paper's Section 2, the number that tests it and its verdict, decided once
+# above; the scorecard shows the same rows.
 
-# %%
-H.glue("size", size)
-H.glue("kernel_size", kernel_size)
-metrics_path = H.save_metrics(
-    out_dir,
-    "01_observations",
-    {
-        "trained_model": trained.name,
-        "photos": photos,
-        "size": size,
-        "n_logits": n_logits,
-        "targets": {f"{p}/{n}": t for (p, n), t in targets.items()},
-        "top5": {
-            p: [[k, name, prob] for k, name, prob in t] for p, t in top5.items()
-        },
-        "class_invariance": class_invariance,
-        "class_invariance_by_photo": {
-            p: {k: {r: invariance(k, r, photo=p) for r in H.RULES} for k in models}
-            for p in photos
-        },
-        "class_invariance_ssim": {
-            k: {r: invariance(k, r, "ssim", first) for r in H.RULES} for k in models
-        },
-        "class_invariance_spearman": {
-            k: {r: invariance(k, r, "spearman", first) for r in H.RULES}
-            for k in models
-        },
-        "invariance_verdict": {
-            k: {r: verdict(class_invariance[k][r]) for r in H.RULES} for k in models
-        },
-        "corr_with_input": corr_with_input,
-        "corr_with_edges": corr_with_edges,
-        "corr_with_input_by_photo": by_photo["input"],
-        "corr_with_edges_by_photo": by_photo["edges"],
-        "whole_image_holds": whole_holds,
-        "edges_holds": edges_holds,
-        "corr_with_limit": corr_with_limit,
-        "plain_blocks_trained": plain_blocks,
-        "n_filters": n_filters,
-    },
-)
+# %% tags=["remove-output"]
+rec.claims_table()
+rec.save()
+
+# %% [markdown]
+# ```{glue:md} claims_table
+# :format: myst
+# ```

@@ -49,6 +49,7 @@ from backpropvis.metrics import (
     edge_score,
     lag1_autocorrelation,
     mean_offdiagonal,
+    mean_pearson_with,
     mean_std,
     noise_to_signal,
     normalize_map,
@@ -83,6 +84,7 @@ from backpropvis.plotting import (
     plot_heatmaps,
     plot_randomization,
     plot_sweep,
+    plot_two_displays,
 )
 from backpropvis.randomization import (
     LayerReadouts,
@@ -204,6 +206,7 @@ __all__ = [
     "edge_score",
     "lag1_autocorrelation",
     "mean_offdiagonal",
+    "mean_pearson_with",
     "mean_std",
     "noise_to_signal",
     "normalize_map",
@@ -223,6 +226,7 @@ __all__ = [
     "plot_heatmaps",
     "plot_randomization",
     "plot_sweep",
+    "plot_two_displays",
     # the explorer (chapter 5)
     "EXPLORER_NETWORKS",
     "ExploreResult",

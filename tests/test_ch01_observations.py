@@ -120,6 +120,66 @@ def test_trained_gbp_is_not_more_edge_like_by_sobel_correlation(metrics):
     assert metrics["edges_holds"] is False
 
 
+# The scorecard's verdicts on these smoke parameters before the claims moved into the chapter
+# (scripts/scorecard.py at 73fcf95 over the smoke baseline): the chapter must decide the same.
+CLAIMS = {
+    "gbp_invariant": ("2", "GBP is invariant to the logit chosen", "reproduced"),
+    "plain_invariant": ("2", "The plain saliency map is invariant to the logit", "not reproduced"),
+    "deconv_invariant": ("2", "DeconvNet is invariant to the logit", "partly"),
+    "untrained_gbp_shows_image": (
+        "2, Fig. 1",
+        "GBP of an untrained VGG-16 shows the image",
+        "reproduced",
+    ),
+    "trained_gbp_interpretable": (
+        "2, Fig. 1",
+        "GBP of the trained network is interpretable (measured: resemblance to the photo)",
+        "partly",
+    ),
+    "whole_image": (
+        "2",
+        "Untrained GBP recovers the image as a whole, more than trained",
+        "reproduced",
+    ),
+    "edges": ("2", "Trained GBP cares more about edges than untrained", "not reproduced"),
+}
+
+
+def test_claims_and_verdicts(metrics):
+    claims = metrics["claims"]
+    assert set(claims) == set(CLAIMS)  # saved with sorted keys
+    for key, (section, text, verdict) in CLAIMS.items():
+        assert claims[key]["section"] == section, key
+        assert claims[key]["claim"] == text, key
+        assert claims[key]["verdict"] == verdict, key
+    assert claims["edges"]["measured"].startswith("ρ(edges) trained ")
+    # the booleans of the metrics are the claims' verdicts, not a second rule
+    assert metrics["whole_image_holds"] is (claims["whole_image"]["verdict"] == "reproduced")
+    assert metrics["edges_holds"] is (claims["edges"]["verdict"] == "reproduced")
+
+
+def test_second_display_makes_a_sparse_map_visible():
+    """Issue 16: under the paper's one global min-max a single large value flattens a sparse
+    map to grey; the second display (|m| clipped at its 99th percentile) shows it."""
+    import matplotlib.pyplot as plt
+
+    sparse = torch.zeros(3, 32, 32)
+    sparse[:, 10, 5:25] = 1.0  # a thin stroke
+    sparse[0, 0, 0] = 100.0  # one outlier sets the min-max scale
+    photo = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    fig = H.plot_two_displays([[photo, sparse]], ["net"], ["input", "map"])
+    axes = np.array(fig.axes).reshape(2, 2)
+    paper, clipped = (np.asarray(ax.images[0].get_array()) for ax in axes[:, 1])
+    assert paper[10, 5:25].max() < 0.02  # the stroke is invisible under min-max
+    assert clipped[10, 5:25].min() == pytest.approx(1.0)  # and white when clipped
+    assert clipped[20, 20] == 0.0
+    np.testing.assert_array_equal(  # the input column is drawn the same in both blocks
+        axes[0, 0].images[0].get_array(), axes[1, 0].images[0].get_array()
+    )
+    assert "(a)" in axes[0, 0].get_ylabel() and "(b)" in axes[1, 0].get_ylabel()
+    plt.close(fig)
+
+
 def test_three_layer_convnet_gbp_follows_the_limit(metrics):
     assert metrics["corr_with_limit"]["guided"] > 0.4
     assert abs(metrics["corr_with_limit"]["plain"]) < 0.1
@@ -129,8 +189,8 @@ def test_every_glue_reference_is_glued(run):
     """Each {glue:...} role or directive of the chapter names a key the executed chapter glued."""
     _, workdir = run
     text = (ROOT / "notebooks" / f"{STEM}.py").read_text()
-    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w]+)", text))
-    used |= set(re.findall(r"```\{glue:\w+\} (\w+)", text))
+    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w.]+)", text))
+    used |= set(re.findall(r"```\{glue:\w+\} ([\w.]+)", text))
     nb = json.loads((workdir / f"{STEM}.ipynb").read_text())
     glued = {
         out["metadata"]["scrapbook"]["name"]

@@ -226,3 +226,9 @@ def mean_std(rows: Sequence[dict[str, float]]) -> dict[str, float]:
         out[key] = float(vals.mean())
         out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
     return out
+
+
+def mean_pearson_with(ref: Any, maps: Sequence[Any]) -> float:
+    """Pearson correlation of ``ref`` with each of ``maps``, averaged over the maps (chapter 1's
+    ``corr_with_input`` and ``corr_with_edges``)."""
+    return float(similarity_matrices([ref, *maps], ("pearson",))["pearson"][0, 1:].mean())

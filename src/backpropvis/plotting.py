@@ -213,3 +213,25 @@ def plot_randomization(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_two_displays(
+    rows: Sequence[Sequence[Any]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    cell: float = 2.0,
+    keep: int = 1,
+):
+    """The grid :func:`plot_grid` draws, twice: block (a) with every map min-max normalized over
+    all pixels and channels (the paper's display), block (b) with each map as ``sum_c |m_c|``
+    clipped at its 99th percentile (``normalize_map(m, "abs99")``, the display of Adebayo et al.,
+    2018), which shows a sparse map that a few large values flatten to grey under (a). The first
+    ``keep`` columns (the inputs) are drawn the same in both. Row labels get "(a)"/"(b)".
+    """
+    clipped = [
+        [*row[:keep], *(None if m is None else normalize_map(m, "abs99") for m in row[keep:])]
+        for row in rows
+    ]
+    labels = [f"(a) min-max\n{r}" for r in row_labels]
+    labels += [f"(b) |m|, 99th pct\n{r}" for r in row_labels]
+    return plot_grid([*rows, *clipped], row_labels=labels, col_labels=col_labels, cell=cell)
