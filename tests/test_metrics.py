@@ -37,6 +37,18 @@ def test_normalizations():
     assert a.shape == (10, 10) and a.min() >= 0 and a.max() == 1
     d = H.normalize_map(m, "diverging")
     assert d.min() >= -1 and d.max() <= 1
+    # by hand: the global min-max of the paper, over pixels and channels together
+    small = np.array([[[-2.0, 0.0]], [[2.0, 6.0]], [[1.0, 4.0]]])  # (3, 1, 2)
+    np.testing.assert_allclose(H.normalize_map(small), (small + 2) / 8)
+    # by hand: 99 pixels of channel sum +-1 and one outlier of -1000 (split over channels).
+    # numpy's 99th percentile of |sum| = 1 + 0.01 * 999 = 10.99 (linear, index 98.01): the
+    # outlier clips to 1 (abs99) or -1 (diverging, sign kept), the others read 1 / 10.99.
+    sums = np.where(np.arange(100) % 2 == 0, 1.0, -1.0).reshape(10, 10)
+    sums[3, 7] = -1000.0
+    outlier = np.stack([sums / 2, sums / 4, sums / 4])  # channel sums = sums
+    q = 10.99
+    np.testing.assert_allclose(H.normalize_map(outlier, "abs99"), np.minimum(abs(sums) / q, 1))
+    np.testing.assert_allclose(H.normalize_map(outlier, "diverging"), np.clip(sums / q, -1, 1))
     with pytest.raises(ValueError, match="unknown normalization"):
         H.normalize_map(m, "zscore")
 
