@@ -31,9 +31,10 @@
 # callback. In short:
 #
 # * **GBP approaches its limit as $N$ grows, the plain gradient does not.** For the convnet,
-#   the GBP map correlates with the limit of Eq. (5) at $\rho$ = {glue:text}`conv_lim_1:.2f`,
-#   {glue:text}`conv_lim_16:.2f` and {glue:text}`conv_lim_256:.3f` for $N$ = 1, 16 and 256
-#   filters; the plain gradient at $N$ = 256 at {glue:text}`conv_plain_lim:.3f`.
+#   the GBP map correlates with the limit of Eq. (5) at $\rho$ = {glue:text}`conv_lim_first:.2f`,
+#   {glue:text}`conv_lim_mid:.2f` and {glue:text}`conv_lim_last:.3f` for $N$ =
+#   {glue:text}`n_first`, {glue:text}`n_mid` and {glue:text}`n_last` filters; the plain gradient
+#   at $N$ = {glue:text}`n_last` at {glue:text}`conv_plain_lim:.3f`.
 # * **The fully connected net is far from its limit at $N_h$ = {glue:text}`fc_hidden`**:
 #   $\rho$ = {glue:text}`fc_lim:.2f` with $x/\|x\|$, as the leading-order prediction
 #   ({glue:text}`fc_pred:.2f`) says: without local connections, $N_h$ must exceed the input
@@ -44,7 +45,7 @@
 #   {glue:text}`conv_ab_plain:.3f`.
 # * **It is live**: at its default settings an update took at most
 #   {glue:text}`update_max_s:.2f` s here, which {glue:text}`speed_verdict` the 1 s target; a
-#   revisited setting {glue:text}`update_cached_s:.3f` s.
+#   revisited setting {glue:text}`update_cached_max_s:.3f` s.
 
 # %% tags=["remove-cell"]
 # Colab setup: installs this book's helper module (Colab's own torch stays in place).
@@ -75,13 +76,26 @@ import os
 import time
 
 import numpy as np
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import helpers as H
 
-explorer = H.Explorer(
-    H.ExploreSettings(photo=photo, n=live_n, size=live_size, seed=seed)
-)
+n_values = H.as_list(n_values, "n_values", int)
+rec = H.Record("05_explorer", out_dir)
+settings = H.ExploreSettings(photo=photo, n=live_n, size=live_size, seed=seed)
+explorer = H.Explorer(settings)
+
+# %%
+rec.update(n_values=n_values)
+rec("photo", photo)
+rec("size", size)
+rec("fc_size", fc_size)
+rec("fc_hidden", fc_hidden)
+rec("fc_d", 3 * fc_size**2)
+rec("kernel_size", kernel_size)
+rec("live_size", live_size)
+rec("live_n", live_n)
+rec.update(defaults={"size": live_size, "n": live_n, "kernel_size": kernel_size})
 
 # %% [markdown]
 # ## One callback, free of widgets
@@ -110,7 +124,7 @@ print(f"between the two maps: {r.rho_logits:.3f}; {r.seconds:.2f} s")
 # %% tags=["remove-output"]
 # the same setting at `size`: its network is built already, so this times one update
 big = explorer.explore(dataclasses.replace(explorer.defaults, size=size))
-H.glue("big_update_s", big.seconds)
+rec("big_update_s", big.seconds)
 
 # %% [markdown]
 # The defaults are the convnet with $N$ = {glue:text}`live_n` filters of size
@@ -133,25 +147,25 @@ H.glue("big_update_s", big.seconds)
 
 # %% tags=["remove-output"]
 def at(network: str, rule: str, n: int = n_values[-1], **kw) -> H.ExploreSettings:
-    """A setting of the grid: the photo, k, seed and size fixed, logits 482 and random."""
+    """A setting of the grid (photo, k, seed, size fixed; logits 482 and random)."""
     return H.ExploreSettings(
         photo, network, rule, n, kernel_size, seed=seed, **{"size": size, **kw}
     )
 
 
 deep = {"logit": "max", "logit2": 482}
-grid = {
-    **{f"convnet N={n}, guided": at("convnet", "guided", n) for n in n_values},
-    f"convnet N={n_values[-1]}, plain": at("convnet", "plain"),
-    f"FC N_h={fc_hidden}, guided": at("fc", "guided", fc_hidden, size=fc_size),
-    "VGG-16 untrained, guided": at("vgg16_untrained", "guided", **deep),
-    "trained, guided": at("trained", "guided", **deep),
-    "trained, plain": at("trained", "plain", **deep),
-}
+grid = {f"convnet N={n}, guided": at("convnet", "guided", n) for n in n_values}
+grid[f"convnet N={n_values[-1]}, plain"] = at("convnet", "plain")
+grid[f"FC N_h={fc_hidden}, guided"] = at("fc", "guided", fc_hidden, size=fc_size)
+grid["VGG-16 untrained, guided"] = at("vgg16_untrained", "guided", **deep)
+grid["trained, guided"] = at("trained", "guided", **deep)
+grid["trained, plain"] = at("trained", "plain", **deep)
+
+# %% tags=["remove-output"]
 results = {label: explorer.explore(s) for label, s in grid.items()}
 failed = {label: r.error for label, r in results.items() if r.error}
 assert not failed, failed
-H.glue("trained_model", results["trained, guided"].model)
+rec("trained_model", results["trained, guided"].model)
 
 # %% tags=["remove-output"]
 fig = H.plot_grid(
@@ -167,7 +181,7 @@ for row, r in zip(
     row[1].set_xlabel(f"{r.labels[0]}\n{lim}input {r.rho_input[0]:.2f}", fontsize=7)
     row[2].set_xlabel(f"{r.labels[1]}\nA vs B {r.rho_logits:.3f}", fontsize=7)
 fig.tight_layout()
-H.glue_figure("fig_grid", fig)
+rec.figure("fig_grid", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_grid
@@ -182,7 +196,11 @@ H.glue_figure("fig_grid", fig)
 # {glue:text}`trained_model` under GBP and the plain gradient.
 # ```
 
-# %% tags=["remove-output"]
+# %% [markdown]
+# The leading-order prediction of the correlation with the limit, for GBP of the random
+# networks, is $1/\sqrt{1 + e^2}$ with $e$ the relative error of chapters 3 and 4:
+
+# %%
 fc_x = H.preprocess(results[f"FC N_h={fc_hidden}, guided"].image, "centered")
 conv_x = H.preprocess(
     results[f"convnet N={n_values[-1]}, guided"].image, "centered"
@@ -190,47 +208,64 @@ conv_x = H.preprocess(
 
 
 def predicted_rho(label: str, s: H.ExploreSettings) -> float | None:
-    """Leading-order Pearson with the limit, 1 / sqrt(1 + e^2) (GBP of the random nets)."""
+    """Leading-order Pearson with the limit, 1 / sqrt(1 + e^2), GBP only."""
     if s.rule != "guided" or s.network not in ("convnet", "fc"):
         return None
     x, k = (conv_x, s.kernel_size) if s.network == "convnet" else (fc_x, None)
     return float(1 / np.sqrt(1 + H.predicted_relative_error(x, s.n, k) ** 2))
 
 
+predicted = {label: predicted_rho(label, s) for label, s in grid.items()}
+
+# %%
+rec.update(
+    grid={
+        label: {
+            "logits": r.logits,
+            "rho_limit": r.rho_limit,
+            "rho_input": r.rho_input,
+            "rho_logits": r.rho_logits,
+            "predicted_rho_limit": predicted[label],
+            "seconds": r.seconds,
+        }
+        for label, r in results.items()
+    }
+)
+
+# %% tags=["remove-output"]
 rows = []
 for label, r in results.items():
-    pred = predicted_rho(label, grid[label])
+    pred = "-" if predicted[label] is None else predicted[label]
     lim = r.rho_limit[0] if r.rho_limit else "-"
-    rows.append(
-        [label, r.labels[0], lim, "-" if pred is None else pred, r.rho_input[0]]
-    )
-    rows[-1] += [r.labels[1], r.rho_logits, f"{r.seconds:.2f}"]
-header = [
-    "setting",
-    "logit A",
-    "ρ with limit",
-    "predicted",
-    "ρ with input",
-    "logit B",
-]
-table = H.markdown_table(header + ["ρ(A, B)", "seconds"], rows)
-H.glue("grid_table", Markdown(table))
+    rows.append([label, r.labels[0], lim, pred, r.rho_input[0], r.labels[1]])
+    rows[-1] += [r.rho_logits, f"{r.seconds:.2f}"]
+header = ["setting", "logit A", "ρ with limit", "predicted", "ρ with input"]
+header += ["logit B", "ρ(A, B)", "seconds"]
+rec.table("grid_table", header, rows)
 
-conv = {n: results[f"convnet N={n}, guided"] for n in n_values}
+# %% tags=["remove-output"]
+conv = [results[f"convnet N={n}, guided"] for n in n_values]
 plain = results[f"convnet N={n_values[-1]}, plain"]
-fc = results[f"FC N_h={fc_hidden}, guided"]
-for n, r in conv.items():
-    H.glue(f"conv_lim_{n}", r.rho_limit[0])
-H.glue("conv_plain_lim", plain.rho_limit[0])
-H.glue("conv_ab_guided", conv[n_values[-1]].rho_logits)
-H.glue("conv_ab_plain", plain.rho_logits)
-H.glue("fc_lim", fc.rho_limit[0])
-H.glue("fc_pred", predicted_rho("fc", grid[f"FC N_h={fc_hidden}, guided"]))
-H.glue("vgg_in", results["VGG-16 untrained, guided"].rho_input[0])
-H.glue("trained_in", results["trained, guided"].rho_input[0])
-H.glue("trained_ab_guided", results["trained, guided"].rho_logits)
-H.glue("trained_ab_plain", results["trained, plain"].rho_logits)
-H.glue("trained_max", results["trained, guided"].labels[0])
+fc_label = f"FC N_h={fc_hidden}, guided"
+rec("n_first", n_values[0])
+rec("n_mid", n_values[len(n_values) // 2])
+rec("n_last", n_values[-1])
+rec("conv_lim_first", conv[0].rho_limit[0])
+rec("conv_lim_mid", conv[len(n_values) // 2].rho_limit[0])
+rec("conv_lim_last", conv[-1].rho_limit[0])
+rec("conv_plain_lim", plain.rho_limit[0])
+rec("conv_ab_guided", conv[-1].rho_logits)
+rec("conv_ab_plain", plain.rho_logits)
+
+# %% tags=["remove-output"]
+rec("fc_lim", results[fc_label].rho_limit[0])
+rec("fc_pred", predicted[fc_label])
+rec("vgg_in", results["VGG-16 untrained, guided"].rho_input[0])
+trained, trained_plain = results["trained, guided"], results["trained, plain"]
+rec("trained_in", trained.rho_input[0])
+rec("trained_ab_guided", trained.rho_logits)
+rec("trained_ab_plain", trained_plain.rho_logits)
+rec("trained_max", trained.labels[0])
 
 # %% [markdown]
 # ```{glue:md} grid_table
@@ -244,12 +279,14 @@ H.glue("trained_max", results["trained, guided"].labels[0])
 #
 # What the rows say:
 #
-# * **Convnet, growing $N$.** One filter gives a map unrelated to the limit; $N$ = 16 gives a
-#   recognizable but noisy cat ($\rho$ = {glue:text}`conv_lim_16:.2f`); $N$ = 256 is close to
-#   the limit ($\rho$ = {glue:text}`conv_lim_256:.3f`), the photo reweighted by local contrast.
-#   Eq. (5) is a large-$N$ statement, and the leading-order prediction tracks the measured value
-#   except at $N$ = 1, where the map is a single filter's pattern rather than a noisy limit.
-# * **Plain gradient.** With the same $N$ = 256 filters the true gradient correlates with the
+# * **Convnet, growing $N$.** With $N$ = {glue:text}`n_first` filters the map is unrelated to
+#   the limit ($\rho$ = {glue:text}`conv_lim_first:.2f`); $N$ = {glue:text}`n_mid` gives a
+#   recognizable but noisy cat ($\rho$ = {glue:text}`conv_lim_mid:.2f`); $N$ =
+#   {glue:text}`n_last` is close to the limit ($\rho$ = {glue:text}`conv_lim_last:.3f`), the
+#   photo reweighted by local contrast. Eq. (5) is a large-$N$ statement, and the leading-order
+#   prediction tracks the measured value except for a single filter, whose map is that filter's
+#   pattern rather than a noisy limit.
+# * **Plain gradient.** With the same $N$ = {glue:text}`n_last` filters the true gradient correlates with the
 #   limit at $\rho$ = {glue:text}`conv_plain_lim:.3f`: $\mathbb{E}[h(V)] = 0$ for $h(v) = v$,
 #   so nothing accumulates.
 # * **Fully connected.** With $N_h$ = {glue:text}`fc_hidden` hidden units and
@@ -281,10 +318,8 @@ bad = {
 }
 errors = {label: explorer.explore(s).error for label, s in bad.items()}
 assert all(errors.values()), errors
-H.glue(
-    "error_table",
-    Markdown(H.markdown_table(["input", "message shown"], errors.items())),
-)
+rec.update(errors=errors)
+rec.table("error_table", ["input", "message shown"], errors.items())
 
 # %% [markdown]
 # ```{glue:md} error_table
@@ -310,29 +345,27 @@ changes = [
     ("kernel_size", 5),
     ("padding", "same"),
 ]
-update_s = []
+
+
+# %% tags=["remove-output"]
+update_s = []  # (change, seconds, whether the setting is a slower one)
 for key, value in changes:
     start = time.perf_counter()
     explorer.set(**{key: value})
-    update_s.append(
-        (f"{key} = {value}", time.perf_counter() - start, explorer.last.slow)
-    )
+    seconds = time.perf_counter() - start
+    update_s.append((f"{key} = {value}", seconds, explorer.last.slow))
+rec.table("speed_table", ["change", "seconds"], [u[:2] for u in update_s])
+rec.update(update_s={name: t for name, t, _ in update_s})
+
+# %% tags=["remove-output"]
 judged = [t for _, t, slow in update_s if not slow]
-revisits = (
-    "rule = guided",
-    f"n = {live_n}",
-    "logit2 = random",
-)  # settings seen before
+revisits = ("rule = guided", f"n = {live_n}", "logit2 = random")  # seen before
 cached = [t for (name, t, _) in update_s if name in revisits]
 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-H.glue("update_max_s", max(judged))
-H.glue("speed_verdict", "meets" if max(judged) <= 1.0 else "misses")
-H.glue("update_cached_s", max(cached) if cached else float("nan"))
-H.glue("load_avg", load)
-H.glue(
-    "speed_table",
-    Markdown(H.markdown_table(["change", "seconds"], [u[:2] for u in update_s])),
-)
+rec("update_max_s", max(judged))
+rec("speed_verdict", "meets" if max(judged) <= 1.0 else "misses")
+rec("update_cached_max_s", max(cached) if cached else None)
+rec("load_avg", load)
 
 # %% [markdown]
 # ```{glue:md} speed_table
@@ -340,7 +373,7 @@ H.glue(
 # ```
 #
 # Every update at the default settings took at most {glue:text}`update_max_s:.2f` s, which
-# {glue:text}`speed_verdict` the 1 s target; a revisit {glue:text}`update_cached_s:.3f` s or
+# {glue:text}`speed_verdict` the 1 s target; a revisit {glue:text}`update_cached_max_s:.3f` s or
 # less. These times are pessimistic: the page was built while other jobs shared the two CPU
 # cores (load average
 # {glue:text}`load_avg:.1f`). `benchmarks/bench_explorer.py` repeats the measurement with more
@@ -357,42 +390,11 @@ H.glue(
 # %% tags=["remove-output"]
 display(ui)
 
-# %% tags=["remove-output"]
-H.glue("photo", photo)
-H.glue("size", size)
-H.glue("fc_size", fc_size)
-H.glue("fc_d", 3 * fc_size**2)
-H.glue("fc_hidden", fc_hidden)
-H.glue("kernel_size", kernel_size)
-H.glue("live_size", live_size)
-H.glue("live_n", live_n)
-H.glue("live_rho", explorer.explore(explorer.defaults).rho_limit[0])
-H.save_metrics(
-    out_dir,
-    "05_explorer",
-    {
-        "trained_model": results["trained, guided"].model,
-        "grid": {
-            label: {
-                "logits": r.logits,
-                "rho_limit": r.rho_limit,
-                "rho_input": r.rho_input,
-                "rho_logits": r.rho_logits,
-                "predicted_rho_limit": predicted_rho(label, grid[label]),
-                "seconds": r.seconds,
-            }
-            for label, r in results.items()
-        },
-        "errors": errors,
-        "update_s": {name: t for name, t, _ in update_s},
-        "update_max_s": max(judged),
-        "update_cached_max_s": max(cached) if cached else None,
-        "load_avg": load,
-        "defaults": {"size": live_size, "n": live_n, "kernel_size": kernel_size},
-        "default_rho_limit": explorer.explore(explorer.defaults).rho_limit,
-        "n_values": n_values,
-        "size": size,
-        "fc_size": fc_size,
-        "fc_hidden": fc_hidden,
-    },
-)
+# %% [markdown]
+# The chapter's numbers, saved with its metrics:
+
+# %%
+default_rho = explorer.explore(explorer.defaults).rho_limit
+rec.update(default_rho_limit=default_rho)
+rec("live_rho", default_rho[0])
+rec.save()

@@ -13,7 +13,7 @@ Every random construct takes a seed; the same seed gives bitwise identical tenso
 from __future__ import annotations
 
 from backpropvis._checks import InputWarning
-from backpropvis.attacks import fgsm, pgd
+from backpropvis.attacks import attack_summary, fgsm, pgd
 from backpropvis.book import glue, glue_figure, markdown_table, save_metrics
 from backpropvis.concentration import (
     concentration_errors,
@@ -41,10 +41,12 @@ from backpropvis.images import (
     preprocess,
 )
 from backpropvis.metrics import (
+    SCORES,
     better_by_one_sd,
     border_gain,
     border_mask,
     centered_pearson,
+    compare_by_score,
     cosine,
     edge_score,
     lag1_autocorrelation,
@@ -78,6 +80,7 @@ from backpropvis.patches import (
     patch_norms,
 )
 from backpropvis.plotting import (
+    label_axes,
     plot_convergence,
     plot_grid,
     plot_grouped_bars,
@@ -89,6 +92,7 @@ from backpropvis.plotting import (
 from backpropvis.randomization import (
     LayerReadouts,
     conv_relus,
+    randomization_curves,
     randomization_groups,
     randomizations,
     randomized_copy,
@@ -163,6 +167,7 @@ __all__ = [
     "load_model",
     "LayerReadouts",
     "conv_relus",
+    "randomization_curves",
     "randomization_groups",
     "randomizations",
     "randomized_copy",
@@ -198,7 +203,9 @@ __all__ = [
     "mc_expected_h",
     "mc_w_tilde",
     # metrics
+    "SCORES",
     "better_by_one_sd",
+    "compare_by_score",
     "border_gain",
     "border_mask",
     "centered_pearson",
@@ -217,9 +224,11 @@ __all__ = [
     "spearman",
     "ssim",
     # adversarial examples
+    "attack_summary",
     "fgsm",
     "pgd",
     # figures
+    "label_axes",
     "plot_convergence",
     "plot_grid",
     "plot_grouped_bars",

@@ -53,3 +53,20 @@ def pgd(
             (g,) = torch.autograd.grad(loss, xg)
         xa = (x0 + (xa.detach() + alpha * g.sign() - x0).clamp(-eps, eps)).clamp(0, 1)
     return xa.to(images.device)
+
+
+def attack_summary(
+    clean: torch.Tensor, adv: torch.Tensor, top: torch.Tensor, new_top: torch.Tensor
+) -> dict[str, float | list[int]]:
+    """How far an attack moved the images ``(B, 3, H, W)`` in [0, 1] and whether it flipped
+    the class: ``flipped`` (fraction of images whose top-1 class ``top`` became ``new_top``),
+    ``linf_255`` (largest pixel change, 0-255 units), ``l2`` (mean ``||delta||_2``),
+    ``l2_relative`` (mean ``||delta|| / ||x||``) and ``new_top``."""
+    delta = (adv - clean).flatten(1)
+    return {
+        "flipped": float((new_top != top).float().mean()),
+        "linf_255": float(delta.abs().amax(1).max() * 255),
+        "l2": float(delta.norm(dim=1).mean()),
+        "l2_relative": float((delta.norm(dim=1) / clean.flatten(1).norm(dim=1)).mean()),
+        "new_top": new_top.tolist(),
+    }

@@ -232,3 +232,40 @@ def mean_pearson_with(ref: Any, maps: Sequence[Any]) -> float:
     """Pearson correlation of ``ref`` with each of ``maps``, averaged over the maps (chapter 1's
     ``corr_with_input`` and ``corr_with_edges``)."""
     return float(similarity_matrices([ref, *maps], ("pearson",))["pearson"][0, 1:].mean())
+
+
+SCORES = {  # name: (score of a map against a reference, +1 if higher is better else -1)
+    "relative error": (relative_error, -1),
+    "Pearson": (pearson, 1),
+    "SSIM": (ssim, 1),
+}
+
+
+def compare_by_score(
+    first: Sequence[Any],
+    second: Sequence[Any],
+    references: dict[str, tuple[Sequence[Any], Sequence[Any]]],
+    keys: tuple[str, str] = ("first", "second"),
+    labels: tuple[str, str] = ("first", "second"),
+) -> tuple[dict[str, dict[str, Any]], list[list[Any]]]:
+    """Two methods' maps, paired run by run, scored by every score of :data:`SCORES` against
+    each reference (``references[r] = (refs of first, refs of second)``, aligned with the maps).
+
+    Returns ``(table, rows)``: ``table["<score> to <r>"] = {keys[0]: mean, keys[1]: mean,
+    "better": labels[i] or "comparable"}`` by :func:`better_by_one_sd` (a margin of one standard
+    deviation of the paired differences), and ``rows`` for a Markdown table (mean ± std).
+    """
+    table: dict[str, dict[str, Any]] = {}
+    rows: list[list[Any]] = []
+    for score, (fn, sign) in SCORES.items():
+        for ref, (ref_a, ref_b) in references.items():
+            a = [fn(m, r) for m, r in zip(first, ref_a, strict=True)]
+            b = [fn(m, r) for m, r in zip(second, ref_b, strict=True)]
+            verdict = better_by_one_sd(a, b, sign)
+            better = {"first": labels[0], "second": labels[1]}.get(verdict, verdict)
+            label = f"{score} to {ref}"
+            table[label] = {keys[0]: float(np.mean(a)), keys[1]: float(np.mean(b))}
+            table[label]["better"] = better
+            spread = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in (a, b)]
+            rows.append([label, *spread, better])
+    return table, rows

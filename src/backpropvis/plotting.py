@@ -235,3 +235,11 @@ def plot_two_displays(
     labels = [f"(a) min-max\n{r}" for r in row_labels]
     labels += [f"(b) |m|, 99th pct\n{r}" for r in row_labels]
     return plot_grid([*rows, *clipped], row_labels=labels, col_labels=col_labels, cell=cell)
+
+
+def label_axes(axes: Sequence[Any], labels: Sequence[tuple[str, str, str]]) -> None:
+    """Set ``(xlabel, ylabel, title)`` on each of ``axes``, with a small title and legend."""
+    for ax, (xlabel, ylabel, title) in zip(axes, labels, strict=True):
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)

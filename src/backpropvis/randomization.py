@@ -11,11 +11,14 @@ import copy
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from . import streams
 from ._checks import check_seed
+from .metrics import mean_std, sanity_similarity
+from .rules import backprop_maps
 
 
 def conv_relus(features: nn.Sequential) -> dict[str, int]:
@@ -135,3 +138,37 @@ def randomizations(
     for k in range(len(groups) - 1, -1, -1):
         chosen = groups[k:] if mode == "cascading" else [groups[k]]
         yield groups[k][0], randomized_copy(model, donor, [n for _, ns in chosen for n in ns])
+
+
+def randomization_curves(
+    model: nn.Module,
+    donor: nn.Module,
+    groups: Sequence[tuple[str, list[str]]],
+    mode: str,
+    xs: torch.Tensor,
+    original: dict[str, torch.Tensor],
+    rules: Sequence[str],
+) -> tuple[dict[str, list[dict[str, Any]]], list[str], dict[str, list[torch.Tensor]]]:
+    """The model-randomization test of Adebayo et al. (2018), one step per group.
+
+    At each step of :func:`randomizations` (``mode`` "cascading" or "independent") the maps of
+    ``rules`` for the current model's top class are compared with ``original`` (``{rule: (B, 3,
+    H, W)}``) by :func:`~backpropvis.metrics.sanity_similarity`. Returns ``(curves, steps,
+    example)``: ``curves[rule]`` one dict per step (``layer``, ``zero_maps``: the fraction of
+    photos whose map is exactly zero, and each metric's mean and ``_std`` over photos),
+    ``steps`` the step labels, ``example[rule]`` the first photo's original map, then its map
+    after each step.
+    """
+    curves: dict[str, list[dict[str, Any]]] = {r: [] for r in rules}
+    example = {r: [original[r][0]] for r in rules}
+    steps: list[str] = []
+    for label, randomized in randomizations(model, donor, groups, mode):
+        maps, _ = backprop_maps(randomized, xs, rules)
+        steps.append(label)
+        for r in rules:
+            pairs = zip(original[r], maps[r], strict=True)
+            row = mean_std([sanity_similarity(a, b) for a, b in pairs])
+            zero = np.mean([bool((m == 0).all()) for m in maps[r]])
+            curves[r].append({"layer": label, "zero_maps": float(zero)} | row)
+            example[r].append(maps[r][0])
+    return curves, steps, example
