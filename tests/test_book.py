@@ -31,12 +31,30 @@ def test_repository_settings():
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
 
 
-def test_readme_links_the_published_book():
+def _sentences_with(text: str, needle: str) -> list[str]:
+    flat = re.sub(r"\s+", " ", text)
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*`(])", flat) if needle in s]
+
+
+@pytest.mark.parametrize("page", ["README.md", "book/intro.md"])
+def test_pages_say_where_the_book_will_be_published(page):
+    """README and landing page name the future address (derived from _config.yml's repository)
+    as future, say how to read and run the book before that, and claim no live site."""
     owner, name = REPO_URL.removeprefix("https://github.com/").split("/")
     pages = f"https://{owner.lower()}.github.io/{name}/"  # where GitHub Pages serves this repo
-    readme = (ROOT / "README.md").read_text()
-    assert f"<{pages}>" in readme, f"README does not link the published book at {pages}"
-    assert "Which trained model ran" in readme
+    text = (ROOT / page).read_text()
+    assert f"<{pages}>" in text, f"{page} does not name the future address {pages}"
+    assert f"<{REPO_URL}>" in text, f"{page} does not name the repository {REPO_URL}"
+    for url in (pages, REPO_URL):
+        for sentence in _sentences_with(text, url):
+            assert re.search(r"\b(will|once|until)\b", sentence, re.I), (
+                f"{page}: this sentence presents {url} as live: {sentence!r}"
+            )
+    assert "not published" in text, f"{page} must say that the book is not published yet"
+    assert "_build/html/index.html" in text and "make book" in text  # read it locally
+    assert "jupyter lab notebooks/" in text  # run it locally
+    if page == "README.md":
+        assert "Which trained model ran" in text
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
