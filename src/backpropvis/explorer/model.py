@@ -293,14 +293,13 @@ class ExplorerModel:
         return out
 
     def check(self, s: ExploreSettings) -> None:
-        """Refuse a setting no network can run, naming the setting and what it allows."""
+        """Refuse a setting no network can run, naming the setting and what it allows (``N``
+        and ``k`` are checked by the networks, in the paper's notation)."""
         if s.network not in EXPLORER_NETWORKS:
             raise ValueError(
                 f"network: unknown network {s.network!r}; use one of {list(EXPLORER_NETWORKS)}"
             )
         check_rule(s.rule)
-        check_positive_int(s.n, "n (N or N_h)")
-        check_positive_int(s.kernel_size, "kernel_size (k)")
         check_seed(s.seed)
         size = check_positive_int(s.size, "size")
         low = MIN_DEEP_SIZE if s.network in ("trained", "vgg16_untrained") else MIN_IMAGE_SIZE
@@ -309,9 +308,9 @@ class ExplorerModel:
 
     def _compute(self, s: ExploreSettings, out: ExploreResult, say: Any) -> ExploreResult:
         """Fill ``out`` for ``s``; ``say(message)`` before each long step."""
-        self.check(s)
         rule = check_rule(s.rule)
         out.image, ikey = self._image(s)
+        self.check(s)
         net, prep, out.model, mkey = self._model(s)
         x = preprocess(out.image, prep)
         xp = x.to(self.device)
