@@ -92,15 +92,6 @@ def curve(sizes, values) -> dict:
     return {n: float(v) for n, v in zip(sizes, values, strict=True)}
 
 
-def quote(*names: str) -> None:
-    """Glue numbers already in the metrics, under their metrics names."""
-    for name in names:
-        node = rec.metrics
-        for part in name.split("."):
-            node = node[part]
-        rec(name, node)
-
-
 # %%
 def load(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The photos at ``size``: (B, 3, H, W) in [0, 1], and preprocessed."""
@@ -112,7 +103,7 @@ raw_conv, xs_conv = load(conv_size)
 raw_fc, xs_fc = load(fc_size)
 x = xs_conv[0]  # the photo of Figure 3
 rec.update(photo=photos[0])
-quote("photo")
+rec.quote("photo")
 
 # %% [markdown]
 # ## Figure 3: the convnet with $N = 1, 2, 4, \dots$ filters
@@ -162,7 +153,7 @@ rec.update(
 # %% tags=["remove-output"]
 fig = H.plot_sweep(raw_conv[0], list(fig3), [f"N = {n}" for n in conv_sizes])
 rec.figure("fig_figure3", fig)
-quote("sizes.conv")
+rec.quote("sizes.conv")
 
 # %% [markdown]
 # ```{glue:figure} fig_figure3
@@ -230,7 +221,7 @@ rec.figure("fig_figure4", fig)
 rec("n_photos", len(photos))
 rec("fc_max", max(fc_sizes))
 rec("fc_weights_g", max(fc_sizes) * xs_fc[0].numel() / 1e9)
-quote("sizes.fc")
+rec.quote("sizes.fc")
 text = "FC GBP gets cleaner as $N_h$ grows"
 cleaner("fc_cleaner", "fc_sweep", "4, Fig. 4", text, "N_h")
 
@@ -413,7 +404,7 @@ verdict = rec.claim("kernel_size", "3", text, measured, H.judge(holds))
 rec("plain_max_abs_corr.conv", float(np.abs(plain_rho).max()), glued=False)
 rec("plain_max_abs_corr.fc", float(np.abs(fc_plain).max()), glued=False)
 rec.update(plain_max=max(rec.metrics["plain_max_abs_corr"].values()))
-quote("plain_max")
+rec.quote("plain_max")
 
 # %% [markdown]
 # ## Beyond the paper: the FC network on the full image
@@ -441,7 +432,7 @@ rec.update(
         "seconds": time.perf_counter() - t0,
     }
 )
-quote("fc_full_size.seconds")
+rec.quote("fc_full_size.seconds")
 
 # %% tags=["remove-output"]
 i16 = conv_sizes.index(claim_n) if claim_n in conv_sizes else 0
@@ -524,7 +515,7 @@ rec("conv16_rho_input", table["Pearson to input"]["conv"])
 rec("conv16_rho_limit", table["Pearson to limit"]["conv"])
 rho_lim = [H.pearson(lim, xb) for lim, xb in zip(lims_conv, xs_fc, strict=True)]
 rec.update(limit_vs_input=float(np.mean(rho_lim)))
-quote("limit_vs_input")
+rec.quote("limit_vs_input")
 
 # %% [markdown]
 # ```{glue:md} claim_table
@@ -575,10 +566,12 @@ rec.update(
 # %%
 rec("fc_100000_vs_conv_16.at_full_size.fc", float(big_claim))
 rec("turn_word", "turns around" if full == "first" else "does not turn around")
-quote("fc_100000_vs_conv_16.fc", "fc_100000_vs_conv_16.conv")
-quote("fc_100000_vs_conv_16.n_equivalent", "fc_100000_vs_conv_16.at_full_size.conv")
+rec.quote("fc_100000_vs_conv_16.fc", "fc_100000_vs_conv_16.conv")
+rec.quote(
+    "fc_100000_vs_conv_16.n_equivalent", "fc_100000_vs_conv_16.at_full_size.conv"
+)
 rec.update(fc_64_needed=float(claim_hidden * (eps["fc"] / eps["conv"]) ** 2))
-quote("fc_64_needed")
+rec.quote("fc_64_needed")
 
 # %% [markdown]
 # The comparison {glue:text}`turn_word`: on {glue:text}`sizes.conv` x {glue:text}`sizes.conv`
@@ -625,7 +618,7 @@ same_runs = [conv_sweep(x, kernel_size, s, padding="same")[0] for s in tqdm(SEED
 runs = {"valid": valid_runs, "same": same_runs}
 weight = {p: H.limit_weight(x, kernel_size, p).cpu() for p in runs}
 rec.update(padding_n=padding_n)
-quote("padding_n")
+rec.quote("padding_n")
 
 
 # %%
@@ -668,15 +661,15 @@ fig.tight_layout()
 rec.figure("fig_padding", fig)
 
 # %%
-quote(
+rec.quote(
     "padding.valid.weight_border_over_inside",
     "padding.same.weight_border_over_inside",
 )
-quote("padding.valid.gbp_border_gain", "padding.same.gbp_border_gain")
-quote("padding.valid.limit_border_gain", "padding.same.limit_border_gain")
-quote("padding.valid.gbp_pearson_input", "padding.same.gbp_pearson_input")
-quote("padding.valid.rel_error", "padding.same.rel_error")
-quote("padding.valid.rel_error_predicted", "padding.same.rel_error_predicted")
+rec.quote("padding.valid.gbp_border_gain", "padding.same.gbp_border_gain")
+rec.quote("padding.valid.limit_border_gain", "padding.same.limit_border_gain")
+rec.quote("padding.valid.gbp_pearson_input", "padding.same.gbp_pearson_input")
+rec.quote("padding.valid.rel_error", "padding.same.rel_error")
+rec.quote("padding.valid.rel_error_predicted", "padding.same.rel_error_predicted")
 
 # %%
 valid, same = (rec.metrics["padding"][p]["weight_border_over_inside"] for p in runs)

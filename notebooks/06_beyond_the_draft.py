@@ -119,15 +119,6 @@ def per_photo(fn):
     return H.mean_std([fn(b) for b in range(len(photos))])
 
 
-def quote(*names: str) -> None:
-    """Glue numbers already in the metrics, under their metrics names."""
-    for name in names:
-        node = rec.metrics
-        for part in name.split("."):
-            node = node[part]
-        rec(name, node)
-
-
 # %% [markdown]
 # ## DeconvNet in the three-layer random convnet
 #
@@ -238,7 +229,7 @@ rec("pool_size", pool_size)
 rec("deconv_cross_photo_min", min(cross))
 nopool_deconv = [abs(s["corr_input"]) for s in deconv_maxpool["deconv"]["no_pool"]]
 rec.update(dp_deconv_nopool_max=max(nopool_deconv))
-quote("dp_deconv_nopool_max")
+rec.quote("dp_deconv_nopool_max")
 
 # %% [markdown]
 # The numbers the text quotes, at $N$ = {glue:text}`n_max` (`dp_<rule>_<nopool|pool>_<score>`):
@@ -254,7 +245,7 @@ rec("dp_plain_nopool_input", nopool["plain"]["corr_input"])
 rec("dp_plain_pool_input", pool["plain"]["corr_input"])
 rec("dp_plain_nopool_edges", nopool["plain"]["edges"])
 rec.update(dp_plain_pool_edges=pool["plain"]["edges"])
-quote("dp_plain_pool_edges")
+rec.quote("dp_plain_pool_edges")
 
 # %% [markdown]
 # Two claims of the ICML version are judged here. Max pooling makes DeconvNet reflect the input:
@@ -381,7 +372,7 @@ rec("depth_guided_min", min(d["corr_input"] for d in guided))
 rec("depth_plain_maxabs", max(abs(d["corr_input"]) for d in plain))
 rec("depth_guided_edges_first", guided[0]["edges"])
 rec.update(depth_guided_edges_last=guided[-1]["edges"])
-quote("depth_guided_edges_last")
+rec.quote("depth_guided_edges_last")
 
 # %%
 pairs = list(zip(depth_layers, depth["deconv"], strict=True))
@@ -394,7 +385,7 @@ rec(
 rec("depth_deconv_after", np.mean([d["corr_input"] for d in after] or [np.nan]))
 cross_after = max([d["cross_photo"] for d in after] or [np.nan])
 rec.update(depth_deconv_cross_after=cross_after)
-quote("depth_deconv_cross_after")
+rec.quote("depth_deconv_cross_after")
 
 # %% [markdown]
 # ```{glue:figure} fig_depth_maps
@@ -480,7 +471,7 @@ fig = H.plot_grid(
 rec.figure("fig_cascading_maps", fig)
 
 # %%
-quote("model")
+rec.quote("model")
 note = (
     "the paper's own network"
     if lm.name == "vgg16"
@@ -494,7 +485,7 @@ rec("first_group", steps[0])
 rec("n_groups", len(steps))
 dead = [c["layer"] for c in independent["guided"] if c["zero_maps"] > 0]
 rec.update(dead_groups=", ".join(dead) if dead else "none")
-quote("dead_groups")
+rec.quote("dead_groups")
 
 
 # %%
@@ -525,7 +516,7 @@ rec("casc_deconv_first", first["deconv"]["spearman_abs"])
 rec("casc_guided_last", cascading["guided"][-1]["spearman_abs"])
 rec("casc_guided_half", half("guided"))
 rec.update(casc_deconv_half=half("deconv"))
-quote("casc_deconv_half")
+rec.quote("casc_deconv_half")
 
 # %%
 rec("indep_plain_median", indep("plain"))
@@ -534,7 +525,7 @@ rec("indep_deconv_median", indep("deconv"))
 rec("indep_plain_top", indep("plain", np.nanmax, top4=True))
 rec("indep_guided_top", indep("guided", np.nanmin, top4=True))
 rec.update(indep_deconv_top=indep("deconv", np.nanmin, top4=True))
-quote("indep_deconv_top")
+rec.quote("indep_deconv_top")
 
 # %% [markdown]
 # The claim, after {cite:t}`adebayo2018sanity`: randomizing the logit layer changes the saliency
@@ -661,16 +652,18 @@ rows = [[NAME[r]] + [spread(r, k) for k in keys] for r in RULES]
 rec.table("adversarial_table", header, rows)
 
 # %%
-quote("eps_255")
+rec.quote("eps_255")
 rec("pgd_steps", pgd_steps)
 rec("fgsm_flip_pct", 100 * attack_stats["fgsm"]["flipped"])
 rec("pgd_flip_pct", 100 * attack_stats["pgd"]["flipped"])
 rec("pgd_l2_rel_pct", 100 * attack_stats["pgd"]["l2_relative"])
-quote("attacks.pgd.l2")
-quote("adversarial.plain.pgd.spearman_abs", "adversarial.guided.pgd.spearman_abs")
-quote("adversarial.deconv.pgd.spearman_abs")
-quote("adversarial.deconv.cross_photo.spearman_abs")
-quote("adversarial.guided.cross_photo.spearman_abs")
+rec.quote("attacks.pgd.l2")
+rec.quote(
+    "adversarial.plain.pgd.spearman_abs", "adversarial.guided.pgd.spearman_abs"
+)
+rec.quote("adversarial.deconv.pgd.spearman_abs")
+rec.quote("adversarial.deconv.cross_photo.spearman_abs")
+rec.quote("adversarial.guided.cross_photo.spearman_abs")
 
 # %% [markdown]
 # The claim of TODO 3 and the ICML version: an adversarial perturbation changes the saliency
@@ -778,17 +771,21 @@ rows = [
 rec.table("todo_table", header, rows)
 
 # %%
-quote("todo.alignment.trained.mean", "todo.alignment.untrained.mean")
-quote("todo.trained.plain.autocorr", "todo.untrained.plain.autocorr")
-quote("todo.trained.plain.edges_pearson")
-quote("todo.trained.guided.edges_pearson", "todo.untrained.guided.edges_pearson")
-quote("todo.trained.guided.edges_spearman", "todo.untrained.guided.edges_spearman")
+rec.quote("todo.alignment.trained.mean", "todo.alignment.untrained.mean")
+rec.quote("todo.trained.plain.autocorr", "todo.untrained.plain.autocorr")
+rec.quote("todo.trained.plain.edges_pearson")
+rec.quote(
+    "todo.trained.guided.edges_pearson", "todo.untrained.guided.edges_pearson"
+)
+rec.quote(
+    "todo.trained.guided.edges_spearman", "todo.untrained.guided.edges_spearman"
+)
 gbp = {k: todo[k]["guided"] for k in ("trained", "untrained")}
 more = gbp["trained"]["edges_pearson"] > gbp["untrained"]["edges_pearson"]
 rec("todo_edges_pearson_word", "more" if more else "less")
 more = gbp["trained"]["edges_spearman"] > gbp["untrained"]["edges_spearman"]
 rec.update(todo_edges_spearman_word="more" if more else "less")
-quote("todo_edges_spearman_word")
+rec.quote("todo_edges_spearman_word")
 
 
 # %% [markdown]

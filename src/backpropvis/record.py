@@ -46,6 +46,15 @@ class Record:
             glue(name, value)
         return value
 
+    def quote(self, *names: str) -> None:
+        """Glue numbers already stored (by :meth:`update` or a computation that filled
+        :attr:`metrics`) under their dotted names, for the prose to quote."""
+        for name in names:
+            node = self.metrics
+            for part in name.split("."):
+                node = node[part]
+            glue(name, node)
+
     def update(self, **values: Any) -> None:
         """Store several numbers that the prose does not quote (not glued)."""
         for name, value in values.items():
