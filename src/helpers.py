@@ -113,6 +113,7 @@ from backpropvis.sweeps import conv_map_sweep, fc_map_sweep
 from backpropvis.theory import (
     eq2_map_conv,
     eq2_sum,
+    eq5_fitted_scale,
     expected_h,
     expected_w_tilde_norm,
     filter_terms,
@@ -187,6 +188,7 @@ __all__ = [
     # theory: Eq. (2), limits, concentration
     "eq2_map_conv",
     "eq2_sum",
+    "eq5_fitted_scale",
     "expected_h",
     "expected_w_tilde_norm",
     "filter_terms",

@@ -6,7 +6,10 @@ the chapter reports (4 SE: a false alarm about once in 16000 seeds per check).
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,8 +37,28 @@ Z = 4.0  # tolerance in standard errors
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, tmp_path_factory):
-    return chapter_runner(STEM, tmp_path_factory.mktemp("ch02"), **SMOKE)
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ch02")
+
+
+@pytest.fixture(scope="module")
+def m(chapter_runner, workdir):
+    return chapter_runner(STEM, workdir, **SMOKE)
+
+
+def test_every_glue_reference_is_glued(m, workdir):
+    """Each {glue:...} role or directive of the chapter names a key the chapter glued."""
+    text = (Path(__file__).resolve().parents[1] / "notebooks" / f"{STEM}.py").read_text()
+    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w.]+)", text))
+    used |= set(re.findall(r"```\{glue:\w+\} ([\w.]+)", text))
+    nb = json.loads((workdir / f"{STEM}.ipynb").read_text())
+    glued = {
+        out["metadata"]["scrapbook"]["name"]
+        for cell in nb["cells"]
+        for out in cell.get("outputs", [])
+        if "scrapbook" in out.get("metadata", {})
+    }
+    assert used and used <= glued, sorted(used - glued)
 
 
 def test_eq2_equals_autograd_to_float_precision(m):
@@ -110,6 +133,44 @@ def test_concentration_rate_and_filter_count(m):
     assert lo - width < m["N_for_eps_0p1_p27_theory"] < hi + width
     assert n_eps < m["N_for_eps_0p1_p27_paper"] / 1.5  # the paper's 2700 is about twice too many
     assert n_eps < m["N_for_eps_0p1_p27_q95"] < m["N_for_eps_0p1_p27_paper"]
+
+
+# The scorecard's verdicts on these smoke parameters before the claims moved into the chapter
+# (scripts/scorecard.py at 73fcf95 over the smoke baseline): the chapter must decide the same.
+CLAIMS = {
+    "eq2": ("3, Eq. (2)", "reproduced"),
+    "E_h_plain": ("3", "reproduced"),
+    "E_h_guided": ("3", "corrected"),
+    "E_w_tilde": ("3, Eq. (4)", "corrected"),
+    "eq5_scale": ("3, Eq. (5)", "corrected"),
+    "gbp_converges": ("3, Eq. (5)", "reproduced"),
+    "plain_no_image": ("3", "reproduced"),
+    "coverage": ("3, Eq. (6)", "corrected"),
+    "concentration_rate": ("3", "reproduced"),
+    "filters_2700": ("3", "corrected"),
+}
+
+
+def test_claims_and_verdicts(m):
+    claims = m["claims"]
+    assert set(claims) == set(CLAIMS)
+    for key, (section, verdict) in CLAIMS.items():
+        assert (claims[key]["section"], claims[key]["verdict"]) == (section, verdict), key
+    assert claims["eq5_scale"]["measured"].endswith("(paper 4.000)")
+    assert claims["filters_2700"]["measured"].endswith("(paper 2700)")
+    assert claims["E_h_plain"]["claim"] == "Plain gradient: $E[h(V)] = 0$"
+
+
+def test_eq5_fitted_scale_is_the_least_squares_fit():
+    """a = <s, L> / ||L||^2 of the first N filters' terms, in units of N c^2 / (2 pi)."""
+    gen = torch.Generator().manual_seed(0)
+    terms, limit = torch.randn(50, generator=gen) + 2.0, torch.randn(3, 4, 4, generator=gen)
+    unit = float((limit.double() ** 2).sum()) * 10 * 0.5**2 / (2 * math.pi)
+    got = H.eq5_fitted_scale(terms, limit, [10, 50], c=0.5)
+    assert got[10][0] == pytest.approx(float(terms[:10].double().sum()) / unit)
+    se = float(terms[:10].double().std()) * math.sqrt(10) / unit
+    assert got[10][1] == pytest.approx(se)
+    assert set(got) == {10, 50}
 
 
 # --- the helpers the chapter uses, against independent code -------------------------------

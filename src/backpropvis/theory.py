@@ -169,3 +169,18 @@ def last_layer_alignment(model: nn.Module, xs: torch.Tensor) -> torch.Tensor:
         hook.remove()
     rows = fc.weight.detach()[top]
     return torch.tensor([pearson(rows[b], seen["a"][b]) for b in range(len(top))])
+
+
+def eq5_fitted_scale(
+    terms: torch.Tensor, limit: torch.Tensor, n_values: list[int], c: float = 1.0
+) -> dict[int, tuple[float, float]]:
+    """The least-squares scale ``a = <s_k, L> / ||L||^2`` of the map of the first ``N`` filters
+    (``N`` in ``n_values``), in units of Eq. (5)'s corrected constant ``N c^2 / (2 pi)``, with its
+    standard error: ``{N: (a / unit, se / unit)}``. ``terms`` are the i.i.d. filter terms
+    ``t_i`` of :func:`filter_terms` (``<s_k, L> = sum_i t_i``); ``limit`` is ``L``."""
+    t, norm2 = terms.double(), (limit.double() ** 2).sum()
+    out = {}
+    for n in n_values:
+        unit = norm2 * n * c**2 / (2 * math.pi)
+        out[n] = (float(t[:n].sum() / unit), float(t[:n].std() * math.sqrt(n) / unit))
+    return out
