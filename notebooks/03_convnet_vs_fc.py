@@ -41,12 +41,7 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-photos = [
-    "chelsea",
-    "astronaut",
-    "coffee",
-    "rocket",
-]  # bundled sample photos or image paths
+photos = ["chelsea", "astronaut", "coffee", "rocket"]  # bundled photos or paths
 size = 224  # image side in pixels
 kernel_size = 7  # k: convnet filters are k x k x 3 (patch size p is 3 k^2)
 n_filters = 256  # N, the number of convolutional filters
@@ -61,12 +56,27 @@ import time
 
 import numpy as np
 import torch
-from IPython.display import Markdown
 from tqdm import tqdm
 
 import helpers as H
 
+photos = H.as_list(photos, "photos", str)
+rec = H.Record(
+    "03_convnet_vs_fc", out_dir
+)  # glues each number, saves it as a metric
 start, cpu_start = time.perf_counter(), time.process_time()
+
+# %% tags=["remove-cell"]
+rec.update(photos=photos)
+rec("size", size)
+rec("kernel_size", kernel_size)
+rec("n_filters", n_filters)
+rec("hidden", hidden)
+rec("n_seeds", n_seeds)
+rec("target", target)
+rec("n_photos", len(photos))
+
+# %%
 device = H.default_device()
 images = torch.stack(
     [H.load_image(p, size) for p in photos]
@@ -75,10 +85,13 @@ xs = H.preprocess(images, "centered").to(
     device
 )  # RGB minus the VGG mean, as in the paper
 NETS, RULES = ("conv", "fc"), ("guided", "plain")
+
+# %%
 limits = {
     "conv": torch.stack([H.gbp_limit(x, kernel_size) for x in xs]),  # Eq. (5)
     "fc": torch.stack([H.gbp_limit_fc(x) for x in xs]),  # x / ||x||
 }
+weights_g = rec("fc_weights_g", hidden * xs[0].numel() / 1e9)  # the FC layer's size
 
 # %% [markdown]
 # ## The maps
@@ -94,9 +107,9 @@ limits = {
 # $\sum_i h(V_{i,k})\,[w^{(i)T}x > 0]\,w^{(i)}$ for all photos and both rules in one pass.
 
 
-# %% tags=["remove-stderr"]
+# %%
 def maps_for(seed: int) -> dict[str, torch.Tensor]:
-    """GBP and plain maps of both networks for every photo: net -> (rule, photo, 3, H, W)."""
+    """GBP and plain maps of both networks: net -> (rule, photo, 3, H, W)."""
     conv = [
         H.conv_map_sweep(x, [n_filters], kernel_size, target, RULES, seed=seed)
         for x in xs
@@ -106,32 +119,21 @@ def maps_for(seed: int) -> dict[str, torch.Tensor]:
     return {"conv": torch.stack(conv, 1)[:, :, 0], "fc": fc[0, :, :, 0]}
 
 
+# %% tags=["remove-stderr"]
 REFS = {"limit": lambda net, b: limits[net][b], "input": lambda net, b: xs[b]}
 METRICS = {"pearson": H.pearson, "ssim": H.ssim, "rel_error": H.relative_error}
-cells = list(
-    itertools.product(
-        enumerate(METRICS.values()),
-        enumerate(REFS.values()),
-        enumerate(NETS),
-        range(2),
-    )
-)
-scores = np.zeros(
-    (len(METRICS), len(REFS), len(NETS), len(RULES), n_seeds, len(photos))
-)
+M, R = list(METRICS), list(REFS)
+scores = np.zeros((len(M), len(R), len(NETS), len(RULES), n_seeds, len(photos)))
 for seed in tqdm(range(n_seeds), desc="seeds"):
     maps = maps_for(seed)
     if seed == 0:
         first = {net: m.cpu() for net, m in maps.items()}  # drawn in Figure 2
-    for ((m_i, fn), (r_i, ref), (n_i, net), h_i), b in itertools.product(
-        cells, range(len(xs))
-    ):
+    for (m_i, fn), (r_i, ref), (n_i, net), h_i, b in itertools.product(
+        enumerate(METRICS.values()), enumerate(REFS.values()), enumerate(NETS),
+        range(len(RULES)), range(len(xs)),
+    ):  # fmt: skip
         scores[m_i, r_i, n_i, h_i, seed, b] = fn(maps[net][h_i, b], ref(net, b))
-scores[list(METRICS).index("rel_error"), :, :, RULES.index("plain")] = (
-    np.nan
-)  # no signal
-H.glue("target", target)
-H.glue("fc_weights_g", hidden * xs[0].numel() / 1e9)
+scores[M.index("rel_error"), :, :, RULES.index("plain")] = np.nan  # no signal
 
 # %% [markdown]
 # ## Figure 2, redrawn
@@ -142,27 +144,15 @@ H.glue("fc_weights_g", hidden * xs[0].numel() / 1e9)
 # paper.
 
 # %% tags=["remove-output"]
-cols = [
-    ("GBP-convnet", "conv", 0),
-    ("Plain-convnet", "conv", 1),
-    ("GBP-fc", "fc", 0),
+cols = [("GBP-convnet", "conv", 0), ("Plain-convnet", "conv", 1)]
+cols += [("GBP-fc", "fc", 0), ("Plain-fc", "fc", 1)]
+rows = [
+    [images[b], limits["conv"][b]] + [first[net][h_i, b] for _, net, h_i in cols]
+    for b in range(len(photos))
 ]
-cols.append(("Plain-fc", "fc", 1))
-fig = H.plot_grid(
-    [
-        [images[b], limits["conv"][b]]
-        + [first[net][h_i, b] for _, net, h_i in cols]
-        for b in range(len(photos))
-    ],
-    row_labels=list(photos),
-    col_labels=["input", "limit, Eq. (5)"] + [name for name, _, _ in cols],
-    cell=2.1,
-)
-H.glue_figure("fig_figure2", fig)
-H.glue("size", size)
-H.glue("n_filters", n_filters)
-H.glue("hidden", hidden)
-H.glue("kernel_size", kernel_size)
+labels = ["input", "limit, Eq. (5)"] + [name for name, _, _ in cols]
+fig = H.plot_grid(rows, row_labels=list(photos), col_labels=labels, cell=2.1)
+rec.figure("fig_figure2", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_figure2
@@ -185,68 +175,83 @@ H.glue("kernel_size", kernel_size)
 # over {glue:text}`n_seeds` weight seeds $\times$ {glue:text}`n_photos` photos. For the FC
 # network the limit *is* the input up to scale, so both references give the same numbers.
 
+
 # %%
+def stat(metric: str, ref: str, net: str, rule: str, fn=np.mean) -> float:
+    """A statistic of ``scores`` over seeds and photos."""
+    at = (M.index(metric), R.index(ref), NETS.index(net), RULES.index(rule))
+    return float(fn(scores[at]))
+
+
 NAMES = {("conv", 0): "GBP-convnet", ("conv", 1): "Plain-convnet"}
 NAMES.update({("fc", 0): "GBP-fc", ("fc", 1): "Plain-fc"})
-mean, std = (
-    scores.mean(axis=(4, 5)),
-    scores.std(axis=(4, 5)),
-)  # (metric, ref, net, rule)
-M, R = list(METRICS), list(REFS)
 header = ["map"] + [f"{m} to {r}" for r in R for m in ("pearson", "ssim")]
+
+
+def cell(m: str, r: str, net: str, rule: str) -> str:
+    return f"{stat(m, r, net, rule):.3f} ± {stat(m, r, net, rule, np.std):.3f}"
+
+
+# %% tags=["remove-output"]
 rows = [
-    [name]
-    + [
-        f"{mean[M.index(m), R.index(r), NETS.index(net), h_i]:.3f} "
-        f"± {std[M.index(m), R.index(r), NETS.index(net), h_i]:.3f}"
-        for r in R
-        for m in ("pearson", "ssim")
-    ]
-    for (net, h_i), name in NAMES.items()
+    [name] + [cell(m, r, net, RULES[h]) for r in R for m in ("pearson", "ssim")]
+    for (net, h), name in NAMES.items()
 ]
-H.glue("similarity_table", Markdown(H.markdown_table(header, rows)))
-H.glue("n_seeds", n_seeds)
-H.glue("n_photos", len(photos))
+rec.table("similarity_table", header, rows)
 
 # %% [markdown]
 # ```{glue:md} similarity_table
 # :format: myst
 # ```
 
+# %%
+for kind, metric in (
+    ("corr", "pearson"),
+    ("ssim", "ssim"),
+):  # metrics: <kind>_to_<ref>
+    for ref in R:
+        table = {n: {r: stat(metric, ref, n, r) for r in RULES} for n in NETS}
+        spread = {
+            n: {r: stat(metric, ref, n, r, np.std) for r in RULES} for n in NETS
+        }
+        rec.update(**{f"{kind}_to_{ref}": table, f"{kind}_to_{ref}_std": spread})
+m = rec.metrics
+
+# %% tags=["remove-cell"]
+# the numbers the prose quotes, glued under their metrics names
+rec("corr_to_limit.conv.guided", m["corr_to_limit"]["conv"]["guided"])
+rec("corr_to_input.conv.guided", m["corr_to_input"]["conv"]["guided"])
+rec("corr_to_limit.fc.guided", m["corr_to_limit"]["fc"]["guided"])
+abs_max = lambda a: np.abs(a).max()  # noqa: E731
+rec(
+    "plain_max_abs",
+    max(stat("pearson", r, n, "plain", abs_max) for n in NETS for r in R),
+)
+rec("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
 
 # %%
-def stat(metric: str, ref: str, net: str, rule: str, fn=np.mean) -> float:
-    """A statistic of ``scores`` over seeds and photos."""
-    return float(
-        fn(
-            scores[
-                M.index(metric), R.index(ref), NETS.index(net), RULES.index(rule)
-            ]
-        )
-    )
-
-
-for net in NETS:
-    for ref in R:
-        H.glue(f"{net}_gbp_pearson_{ref}", stat("pearson", ref, net, "guided"))
-        H.glue(f"{net}_gbp_ssim_{ref}", stat("ssim", ref, net, "guided"))
-plain_max = max(
-    stat("pearson", ref, net, "plain", lambda a: np.abs(a).max())
-    for net in NETS
-    for ref in R
+c = m["corr_to_limit"]
+conv, others = (
+    c["conv"]["guided"],
+    [c["fc"]["guided"], c["conv"]["plain"], c["fc"]["plain"]],
 )
-H.glue("plain_max_abs", plain_max)
-H.glue("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
+worst = max(abs(o) for o in others)
+text = f"ρ(limit) GBP-conv {conv:.3f}; others ≤ {worst:.3f}"
+verdict = H.judge(conv > 0.8 and worst < 0.2, conv > max(others))
+claim = "Only GBP in the convnet gives a clean picture; plain maps and FC are noise"
+verdict = rec.claim("only_conv_gbp", "4, Fig. 2", claim, text, verdict)
 
 # %% [markdown]
 # GBP of the convnet correlates with its limit at $\rho$ =
-# {glue:text}`conv_gbp_pearson_limit:.3f` and with the input at
-# {glue:text}`conv_gbp_pearson_input:.3f`. GBP of the FC network reaches only $\rho$ =
-# {glue:text}`fc_gbp_pearson_limit:.3f`: small, but at least {glue:text}`fc_gbp_min:.3f` in
+# {glue:text}`corr_to_limit.conv.guided:.3f` and with the input at
+# {glue:text}`corr_to_input.conv.guided:.3f`. GBP of the FC network reaches only $\rho$ =
+# {glue:text}`corr_to_limit.fc.guided:.3f`: small, but at least {glue:text}`fc_gbp_min:.3f` in
 # every run, so the input *is* in the map, buried under noise. Both plain maps are
 # uncorrelated with both references ($|\rho| \le$ {glue:text}`plain_max_abs:.3f` over all
 # seeds and photos), as Eq. (3) predicts with $\mathbb E[h(V)] = 0$. SSIM tells the same
-# story. The paper's reading of its Figure 2 reproduces.
+# story. The paper's reading of its Figure 2: {glue:text}`claims.only_conv_gbp.verdict`
+# (reproduced when the convnet's GBP map correlates with its limit above 0.8 and the other
+# three maps stay within $|\rho| < 0.2$).
 #
 # ## Why: how much noise each network leaves
 #
@@ -273,32 +278,45 @@ pred = {
     ],
     "fc": [float(H.predicted_relative_error(x, hidden)) for x in xs],
 }
-meas = {
-    net: scores[M.index("rel_error"), 0, NETS.index(net), 0].mean(0) for net in NETS
-}
+# %%
+rel = scores[M.index("rel_error"), 0, :, 0].mean(1)  # (net, photo): mean over seeds
+meas = dict(zip(NETS, rel, strict=True))
+rec.update(
+    rel_error_gbp={
+        n: {
+            "measured": float(np.mean(meas[n])),
+            "predicted": float(np.mean(pred[n])),
+        }
+        for n in NETS
+    }
+)
+
+# %% tags=["remove-output"]
 rows = [
     [p, meas["conv"][b], pred["conv"][b], meas["fc"][b], pred["fc"][b]]
     for b, p in enumerate(photos)
 ]
-header = [
-    "photo",
-    "convnet measured",
-    "convnet predicted",
-    "FC measured",
-    "FC predicted",
-]
-H.glue("law_table", Markdown(H.markdown_table(header, rows, fmt=".2f")))
+header = ["photo", "convnet measured", "convnet predicted", "FC measured"]
+rec.table(
+    "law_table",
+    header + ["FC predicted"],
+    [[r[0], *(f"{v:.2f}" for v in r[1:])] for r in rows],
+)
 ratio = np.concatenate([meas[n] / np.array(pred[n]) for n in NETS])
-H.glue("law_ratio_min", float(ratio.min()))
-H.glue("law_ratio_max", float(ratio.max()))
-eps_conv = float(np.mean(meas["conv"]))
+rec("law_ratio_min", float(ratio.min()))
+rec("law_ratio_max", float(ratio.max()))
+
+# %%
+eps_conv = rec(
+    "rel_error_gbp.conv.measured", m["rel_error_gbp"]["conv"]["measured"]
+)
+rec("rel_error_gbp.fc.measured", m["rel_error_gbp"]["fc"]["measured"])
 need = (
     np.pi**2 * xs[0].numel() / eps_conv**2
-)  # N_h with the FC error equal to the convnet's
-H.glue("eps_conv", eps_conv)
-H.glue("eps_fc", float(np.mean(meas["fc"])))
-H.glue("fc_needed_m", need / 1e6)
-H.glue("fc_needed_x", need / hidden)
+)  # N_h with the FC error = the convnet's
+rec.update(fc_hidden_for_conv_error=need)
+rec("fc_hidden_for_conv_error_millions", need / 1e6)
+times = rec("fc_hidden_for_conv_error_over_hidden", need / hidden)
 
 # %% [markdown]
 # Relative error $\varepsilon$ of the GBP maps to their limits, mean over seeds:
@@ -309,52 +327,31 @@ H.glue("fc_needed_x", need / hidden)
 #
 # Measured over predicted lies between {glue:text}`law_ratio_min:.2f` and
 # {glue:text}`law_ratio_max:.2f` on every photo. The convnet's map is off its limit by
-# $\varepsilon$ = {glue:text}`eps_conv:.2f`, the FC network's by {glue:text}`eps_fc:.1f`: the
-# norm of its noise is that many times the norm of its signal. For the same $\varepsilon$ the
-# FC network would need $N_h = \pi^2 d/\varepsilon^2 \approx$ {glue:text}`fc_needed_m:.0f`
-# million hidden units, {glue:text}`fc_needed_x:.0f` times the paper's {glue:text}`hidden`.
-# Note what does *not*
-# appear in the convnet's formula: away from the border $\sum_j p_j \approx Jp$ and
-# $\|L\|^2 \approx Jk^2$ (each pixel is covered by $k^2$ patches), so $\varepsilon \approx
-# \pi\sqrt{3/N}$ whatever the kernel size. The noise of the $k^2$ overlapping patches averages
-# out; chapter 4 measures this.
+# $\varepsilon$ = {glue:text}`rel_error_gbp.conv.measured:.2f`, the FC network's by
+# {glue:text}`rel_error_gbp.fc.measured:.1f`: the norm of its noise is that many times the norm
+# of its signal. For the same $\varepsilon$ the FC network would need
+# $N_h = \pi^2 d/\varepsilon^2 \approx$ {glue:text}`fc_hidden_for_conv_error_millions:.0f`
+# million hidden units, {glue:text}`fc_hidden_for_conv_error_over_hidden:.0f` times the paper's
+# {glue:text}`hidden`. Note what does *not* appear in the convnet's formula: away from the
+# border $\sum_j p_j \approx Jp$ and $\|L\|^2 \approx Jk^2$ (each pixel is covered by $k^2$
+# patches), so $\varepsilon \approx \pi\sqrt{3/N}$ whatever the kernel size. The noise of the
+# $k^2$ overlapping patches averages out; chapter 4 measures this.
+#
+# (claims-ch3)=
+# ## Claims and verdicts
 
-# %%
-metrics = {
-    f"{kind}_to_{ref}": {
-        net: {rule: stat(metric, ref, net, rule) for rule in RULES} for net in NETS
-    }
-    for kind, metric in (("corr", "pearson"), ("ssim", "ssim"))
-    for ref in R
-}
-metrics.update(
-    {
-        f"{kind}_to_{ref}_std": {
-            net: {rule: stat(metric, ref, net, rule, np.std) for rule in RULES}
-            for net in NETS
-        }
-        for kind, metric in (("corr", "pearson"), ("ssim", "ssim"))
-        for ref in R
-    }
-)
-metrics["rel_error_gbp"] = {
-    net: {
-        "measured": float(np.mean(meas[net])),
-        "predicted": float(np.mean(pred[net])),
-    }
-    for net in NETS
-}
-metrics["fc_hidden_for_conv_error"] = need
-metrics.update(
-    photos=photos, size=size, kernel_size=kernel_size, n_filters=n_filters
-)
-metrics.update(hidden=hidden, n_seeds=n_seeds, target=target)
-metrics["seconds"] = time.perf_counter() - start
-metrics["cpu_seconds"] = time.process_time() - cpu_start
-H.save_metrics(out_dir, "03_convnet_vs_fc", metrics)
-H.glue("seconds", metrics["seconds"])
-H.glue("cpu_seconds", metrics["cpu_seconds"])
+# %% tags=["remove-output"]
+rec.update(seconds=time.perf_counter() - start)
+rec.update(cpu_seconds=time.process_time() - cpu_start)
+rec.claims_table()
+rec.save()
+rec("seconds", rec.metrics["seconds"])
+rec("cpu_seconds", rec.metrics["cpu_seconds"])
 
 # %% [markdown]
+# ```{glue:md} claims_table
+# :format: myst
+# ```
+#
 # This page ran in {glue:text}`seconds:.0f` s of wall-clock time and
 # {glue:text}`cpu_seconds:.0f` s of CPU time.
