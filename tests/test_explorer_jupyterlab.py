@@ -188,17 +188,19 @@ def _images(widget) -> list[bytes]:
     return [base64.b64decode(s) for s in widget.evaluate(IMAGE_BYTES)]
 
 
-def _wait_for_new_images(page, widget, before: list[bytes], what: str) -> list[bytes]:
-    """Wait until the widget's images differ from ``before`` and the status is not computing."""
-    deadline = time.monotonic() + UPDATE_TIMEOUT_S
+def _wait_for_images(page, widget, what: str, before: list[bytes] | None = None) -> list[bytes]:
+    """The widget's images once it has settled (not computing, an input image shown, the same
+    bytes on two reads in a row) and, given ``before``, differ from those."""
+    deadline, last = time.monotonic() + UPDATE_TIMEOUT_S, None
     while time.monotonic() < deadline:
-        status = widget.inner_text()
-        if "computing" not in status:
+        if "computing" not in widget.inner_text():
             now = _images(widget)
-            if now != before and all(now[:1]):
+            if now and now[0] and now == last and now != before:
                 return now
+            last = now
         page.wait_for_timeout(250)
-    pytest.fail(f"{what}: the explorer's images did not change within {UPDATE_TIMEOUT_S} s")
+    change = " did not change" if before is not None else " did not show"
+    pytest.fail(f"{what}: the explorer's images{change} within {UPDATE_TIMEOUT_S} s")
 
 
 def _assert_no_error(page, widget, what: str) -> None:
@@ -263,29 +265,28 @@ def test_explorer_in_jupyterlab(lab, browser_path, tmp_path):
             widget.wait_for(timeout=30_000)
             widget.scroll_into_view_if_needed()
             _assert_no_error(page, widget, "after Run All")
-            before = _images(widget)
-            assert before and all(before), "the explorer shows no images after Run All"
+            before = _wait_for_images(page, widget, "after Run All")
 
             rule = widget.locator(".widget-toggle-buttons button", has_text=re.compile("^plain$"))
             if rule.get_attribute("class") and "mod-active" in rule.get_attribute("class"):
                 rule = widget.locator(".widget-toggle-buttons button", has_text="guided")
             new_rule = rule.inner_text().strip()
             rule.click()
-            after_rule = _wait_for_new_images(page, widget, before, "rule")
+            after_rule = _wait_for_images(page, widget, "rule", before)
             _assert_no_error(page, widget, "after changing the rule")
             assert f"{new_rule}, logit" in widget.inner_text(), widget.inner_text()[:500]
 
             n_box = widget.locator(".widget-inline-hbox", has_text="N or N_h").locator("input")
             n_box.fill(str(NEW_N))
             n_box.press("Enter")
-            after_n = _wait_for_new_images(page, widget, after_rule, "N")
+            after_n = _wait_for_images(page, widget, "N", after_rule)
             _assert_no_error(page, widget, "after changing N")
             assert f"N={NEW_N}" in widget.inner_text(), widget.inner_text()[:500]
 
             with page.expect_file_chooser() as chooser:
                 widget.locator(".widget-upload").click()
             chooser.value.set_files(str(photo))
-            after_upload = _wait_for_new_images(page, widget, after_n, "upload")
+            after_upload = _wait_for_images(page, widget, "upload", after_n)
             _assert_no_error(page, widget, "after the upload")
             assert after_upload[0] != after_n[0], "the input image did not change on upload"
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
