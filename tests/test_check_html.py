@@ -1,8 +1,8 @@
 """`make check-html`'s layout rules, on small pages made here: each rule fails the page it is
 about and passes its fixed twin (with the book's own custom.css where the fix is the book's).
 
-Needs Chromium (Debian's ``chromium``; ``.ci/run`` installs it): skipped without it, except under
-CI (``CI`` set), where a missing browser fails.
+Needs Chromium ($CHROMIUM, else ``chromium`` or ``google-chrome`` on PATH; ``.ci/run`` installs
+Debian's): skipped without it, except under CI (``CI`` set), where a missing browser fails.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def browser():
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("google-chrome")
     if not path:
         if os.environ.get("CI"):
             pytest.fail("Chromium is missing (.ci/run installs Debian's chromium)")
