@@ -86,3 +86,28 @@ def test_every_layer_random_changes_every_map(m):
     for name in m["methods"]:
         last = m[name]["cascading"][-1]["spearman_abs"]
         assert math.isnan(last) or last < 0.6, name
+
+
+def test_claims_are_stated_with_their_verdicts(m):
+    """The chapter's three claims (formerly judged by the scorecard) with the verdicts of the
+    smoke run: every rule agrees but gradient × input, IG and Guided Grad-CAM, whose forward
+    factors the argument leaves out; Guided Grad-CAM is class invariant too."""
+    claims = m["claims"]
+    assert set(claims) == {
+        "every_method_prediction",
+        "every_method_class_invariance",
+        "every_method_sanity_checks",
+    }
+    assert {k: c["verdict"] for k, c in claims.items()} == dict.fromkeys(claims, H.PARTLY)
+    assert claims["every_method_prediction"]["section"] == "Eq. (2), extended"
+    assert claims["every_method_class_invariance"]["section"] == "2 (c), extended"
+    assert claims["every_method_sanity_checks"]["section"] == "Adebayo"
+    results = {name: m[name] for name in m["methods"]}
+    judged = {
+        "every_method_prediction": H.prediction_claim(results),
+        "every_method_class_invariance": H.class_invariance_claim(results, m["invariant_at"]),
+        "every_method_sanity_checks": H.sanity_checks_claim(results, m["sanity_checks_2018"]),
+    }
+    for key, (measured, verdict) in judged.items():
+        assert (claims[key]["measured"], claims[key]["verdict"]) == (measured, verdict)
+    assert "guided_gradcam" in claims["every_method_prediction"]["measured"]

@@ -298,3 +298,64 @@ def test_cascading_metric_matches_quantus_mprt(net, xs):
         new = explain(model, xs.numpy(), y)
         ours = [H.spearman(ref[b], new[b], absolute=True) for b in range(len(y))]
         np.testing.assert_allclose(scores[layer], ours, atol=1e-6)
+
+
+# --- the chapter's study (backpropvis.method_study) --------------------------------------------
+
+
+def test_randomization_run_collects_the_study_per_step(net, xs):
+    donor = tiny_net(seed=9)
+    groups = H.randomization_groups(net)
+    methods = ["saliency", "guided_backprop"]
+    orig, _ = H.attribution_maps(net, xs, "max", methods)
+    refs = H.sanity_references(orig)
+    run = H.randomization_run(net, donor, groups, xs, orig, refs, "cascading")
+    study = list(H.randomization_study(net, donor, groups, xs, refs, "cascading"))
+    assert run.steps == [label for label, _, _ in study] == ["6", "2", "0"]
+    for m in methods:
+        assert [c["layer"] for c in run.curves[m]] == run.steps
+        want = [H.mean_std(scores[m]) for _, scores, _ in study]
+        got = [{k: v for k, v in c.items() if k != "layer"} for c in run.curves[m]]
+        np.testing.assert_equal(got, want)
+        assert len(run.example[m]) == len(run.steps) + 1
+        torch.testing.assert_close(run.example[m][0], orig[m][0])
+        torch.testing.assert_close(run.final[m], study[-1][2][m])
+
+
+def result(verdict="agree", ci=0.0, measured=False):
+    return {"verdict": verdict, "class_invariance": ci, "measured_insensitive": measured}
+
+
+def test_claims_follow_the_verdict_rule():
+    every = {m: result() for m in H.METHODS}
+    assert H.prediction_claim(every) == ("agrees on 8 of 8", H.REPRODUCED)
+    some = every | {m: result("disagree") for m in ("smoothgrad", "gradcam", "saliency")}
+    text, verdict = H.prediction_claim(some)
+    assert text == "agrees on 5 of 8 (not: saliency, smoothgrad, gradcam)"
+    assert verdict == H.PARTLY
+    half = every | {m: result("disagree") for m in list(H.METHODS)[:4]}
+    assert H.prediction_claim(half)[1] == H.NOT_REPRODUCED
+    rules = every | {m: result(ci=0.95) for m in ("guided_backprop", "deconvnet")}
+    assert H.class_invariance_claim(rules) == (
+        "ρ ≥ 0.9 for deconvnet, guided_backprop",
+        H.REPRODUCED,
+    )
+    assert H.class_invariance_claim(rules | {"gradcam": result(ci=0.9)})[1] == H.PARTLY
+    assert H.class_invariance_claim(every) == ("ρ ≥ 0.9 for none", H.NOT_REPRODUCED)
+    paper = H.SANITY_CHECKS_INSENSITIVE
+    same = {m: result(measured=bool(v)) for m, v in paper.items()}
+    assert H.sanity_checks_claim(same) == ("same finding for 7 of 7", H.REPRODUCED)
+    flipped = same | {"gradcam": result(measured=True)}
+    assert H.sanity_checks_claim(flipped) == (
+        "same finding for 6 of 7 (not: gradcam)",
+        H.PARTLY,
+    )
+
+
+def test_tables_name_methods_by_label():
+    header, rows = H.prediction_rows(list(H.METHODS))
+    assert len(header) == len(rows[0]) == 5
+    assert [r[0] for r in rows] == list(H.METHODS.values())
+    assert rows[5][1:] == ["guided", "no", "no", "yes"]  # guided backprop
+    assert H.method_list([]) == "none"
+    assert H.method_list(["gradcam", "saliency"]) == "Grad-CAM, saliency"
