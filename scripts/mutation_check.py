@@ -1,0 +1,258 @@
+"""Mutation check: does the suite fail, in the test named after the part, for a plausible bug?
+
+Each mutation below is one deliberate bug (one exact text replacement in one file). For each,
+the script copies the repository (``git archive HEAD``, or the working tree with
+``--working-tree``) into a temporary directory, applies the bug to the copy, runs the copy's
+tests that concern the part with ``PYTHONPATH=<copy>/src`` (so the copy's package is imported,
+not the shared tree's editable install), and prints which tests failed. The shared tree is only
+read. A run of the same selections without any bug comes first, so that a failure is the bug's.
+
+    .venv/bin/python scripts/mutation_check.py            # every mutation (about 2-4 min)
+    .venv/bin/python scripts/mutation_check.py --list
+    .venv/bin/python scripts/mutation_check.py --only guided-mask-dropped --keep
+
+Exit status 0 when every bug is caught by at least one of the tests expected to catch it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    bug: str  # what the bug is, in words
+    path: str  # file to change, relative to the repository root
+    old: str  # exact text, found exactly once
+    new: str
+    tests: tuple[str, ...]  # the pytest selection to run
+    expected: tuple[str, ...]  # test names (substrings of node ids) that should catch it
+
+
+MUTATIONS: list[Mutation] = [
+    Mutation(
+        "guided-mask-dropped",
+        "rules.h: guided backprop loses the forward mask (becomes DeconvNet)",
+        "src/backpropvis/rules.py",
+        'if rule == "deconv" or mask is None:',
+        'if rule in ("deconv", "guided") or mask is None:',
+        ("tests/test_reference_maps.py", "tests/test_rules.py", "tests/test_networks.py"),
+        ("test_reference_maps.py::test_one_conv_net", "test_effnet_guided_and_deconv"),
+    ),
+    Mutation(
+        "relu6-upper-bound-dropped",
+        "rules: the ReLU6 forward mask is 1[a > 0] instead of 1[0 < a < 6]",
+        "src/backpropvis/rules.py",
+        "mask = y > 0 if ctx.upper is None else (y > 0) & (y < ctx.upper)",
+        "mask = y > 0",
+        ("tests/test_reference_maps.py", "tests/test_rules.py"),
+        (
+            "test_one_conv_net_maps_equal_the_hand_derivation[guided-relu6]",
+            "test_effnet_guided_and_deconv_equal_the_hook_reference[guided]",
+        ),
+    ),
+    Mutation(
+        "limit-patch-norm-squared",
+        "theory: Eq. (5)'s limit divides each patch by ||y_j||^2 instead of ||y_j||",
+        "src/backpropvis/theory.py",
+        "inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny), 0.0)",
+        "inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny) ** 2, 0.0)",
+        ("tests/test_theory.py", "tests/test_networks.py"),
+        ("test_gbp_limit_equals_loop_over_patches",),
+    ),
+    Mutation(
+        "fc-limit-norm-squared",
+        "theory: Eq. (7)'s limit is x / ||x||^2 instead of x / ||x||",
+        "src/backpropvis/theory.py",
+        "return x / x.norm().clamp_min(torch.finfo(x.dtype).tiny)",
+        "return x / x.norm().clamp_min(torch.finfo(x.dtype).tiny) ** 2",
+        ("tests/test_theory.py",),
+        ("test_gbp_limit_fc_is_the_gbp_map_of_a_wide_fc_net",),
+    ),
+    Mutation(
+        "imagenet-std-changed",
+        "images: ImageNet green std 0.224 -> 0.226",
+        "src/backpropvis/images.py",
+        '"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),',
+        '"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.226, 0.225)),',
+        ("tests/test_preprocess_constants.py", "tests/test_images.py"),
+        ("test_imagenet_is_torchvisions_vgg16_normalization",),
+    ),
+    Mutation(
+        "centered-mean-bgr",
+        "images: the VGG mean pixel in Caffe's BGR order on an RGB image",
+        "src/backpropvis/images.py",
+        '"centered": ((123.68 / 255, 116.779 / 255, 103.939 / 255), (1.0, 1.0, 1.0)),',
+        '"centered": ((103.939 / 255, 116.779 / 255, 123.68 / 255), (1.0, 1.0, 1.0)),',
+        ("tests/test_preprocess_constants.py", "tests/test_images.py"),
+        ("test_centered_subtracts_the_vgg_mean_pixel",),
+    ),
+    Mutation(
+        "verdict-rule-flipped",
+        "verdicts.at_least: reproduced when value <= good",
+        "src/backpropvis/verdicts.py",
+        "return judge(value >= good, partial is not None and value >= partial)",
+        "return judge(value <= good, partial is not None and value >= partial)",
+        ("tests/test_book_layer.py", "tests/test_book.py", "tests/test_scorecard.py"),
+        ("test_the_verdict_rule",),
+    ),
+    Mutation(
+        "scorecard-judge-raises",
+        "scorecard.at_least's judge raises TypeError (shown as 'not measured')",
+        "scripts/scorecard.py",
+        "        v = float(get(m, path))\n        verdict = REPRODUCED if v >= good",
+        "        v = float(get(m, path))\n        raise TypeError('mutation')\n"
+        "        verdict = REPRODUCED if v >= good",
+        ("tests/test_book.py", "tests/test_scorecard.py"),
+        ("test_scorecard",),
+    ),
+    Mutation(
+        "convnet-features-no-relu",
+        "networks: ThreeLayerConvNet.features returns the convolution without its ReLU",
+        "src/backpropvis/networks.py",
+        "return self.relu(self.conv(x))",
+        "return self.conv(x)",
+        ("tests/test_networks.py",),
+        ("test_convnet_features_are_relu_of_the_seeded_filters",),
+    ),
+    Mutation(
+        "readout-weights-one-stream",
+        "randomization.LayerReadouts: every layer's V_l drawn from the stream index 0",
+        "src/backpropvis/randomization.py",
+        "v = streams.READOUTS.randn(tuple(x.shape[1:]), self.seed, i).to(x)",
+        "v = streams.READOUTS.randn(tuple(x.shape[1:]), self.seed, 0).to(x)",
+        ("tests/test_randomization.py",),
+        ("test_layer_readouts_equal_a_hand_computed_readout",),
+    ),
+]
+
+
+def copy_repo(dest: Path, working_tree: bool) -> None:
+    """The repository's HEAD (or working tree, without .venv and build outputs) into ``dest``."""
+    if working_tree:
+        ignore = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".pytest_cache")
+        shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+        return
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def apply(copy: Path, mutation: Mutation) -> None:
+    path = copy / mutation.path
+    text = path.read_text()
+    count = text.count(mutation.old)
+    if count != 1:
+        raise SystemExit(
+            f"{mutation.name}: the text to change occurs {count} times in {mutation.path}; "
+            "update the mutation to the current source"
+        )
+    path.write_text(text.replace(mutation.old, mutation.new))
+
+
+def run_tests(copy: Path, tests: tuple[str, ...], report: Path) -> tuple[list[str], int, float]:
+    """Run ``tests`` (those that exist in the copy) in ``copy``; return (failed ids, n, s)."""
+    present = [t for t in tests if (copy / t.split("::")[0]).exists()]
+    if not present:
+        return [], 0, 0.0
+    env = dict(os.environ, PYTHONPATH=str(copy / "src"), BACKPROPVIS_OFFLINE="1")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    cmd += ["--junitxml", str(report), *present]
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if not report.exists():
+        return ["<pytest did not run: collection error>"], 0, seconds
+    failed, total = [], 0
+    for case in ET.parse(report).getroot().iter("testcase"):
+        total += 1
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}")
+    return failed, total, seconds
+
+
+def check_imports(copy: Path) -> None:
+    """The copy's package must be the one imported, not the shared tree's editable install."""
+    env = dict(os.environ, PYTHONPATH=str(copy / "src"))
+    out = subprocess.run(
+        [sys.executable, "-c", "import backpropvis, helpers; print(backpropvis.__file__)"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not out.startswith(str(copy)):
+        raise SystemExit(f"the copy imports backpropvis from {out}, not from {copy}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", help="run this mutation only (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--working-tree", action="store_true", help="copy uncommitted files too")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copies")
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
+    if args.list or not chosen:
+        for m in MUTATIONS:
+            print(f"{m.name:28s} {m.bug}")
+        return 0 if args.list else 2
+    tmp = Path(tempfile.mkdtemp(prefix="mutation_check_"))
+    try:
+        clean = tmp / "clean"
+        copy_repo(clean, args.working_tree)
+        check_imports(clean)
+        selection = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+        failed, total, secs = run_tests(clean, selection, tmp / "clean.xml")
+        print(f"no bug: {total} tests in {secs:.0f} s, {len(failed)} failed")
+        for f in failed:
+            print(f"    {f}")
+        already = set(failed)
+        missed = []
+        for m in chosen:
+            copy = tmp / m.name
+            copy_repo(copy, args.working_tree)
+            apply(copy, m)
+            failed, total, secs = run_tests(copy, m.tests, tmp / f"{m.name}.xml")
+            new = [f for f in failed if f not in already]
+            hit = [e for e in m.expected if any(e in f for f in new)]
+            verdict = "CAUGHT" if hit else "MISSED" if not new else "CAUGHT (elsewhere only)"
+            if not hit:
+                missed.append(m.name)
+            print(f"\n[{verdict}] {m.name}: {m.bug}")
+            print(f"    {m.path}; ran {total} tests in {secs:.0f} s; {len(new)} failed:")
+            for f in new:
+                mark = "*" if any(e in f for e in m.expected) else " "
+                print(f"    {mark} {f}")
+            if not args.keep:
+                shutil.rmtree(copy)
+        summary = f"{len(chosen) - len(missed)} of {len(chosen)} bugs caught by a test named "
+        summary += "after the part (* above)"
+        print(f"\n{summary}" + (f"; missed: {', '.join(missed)}" if missed else ""))
+        return 1 if missed else 0
+    finally:
+        if args.keep:
+            print(f"copies kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
