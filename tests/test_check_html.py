@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -21,6 +22,7 @@ import check_html  # noqa: E402
 CSS = (ROOT / "book" / "_static" / "custom.css").read_text()
 WIDE_WORDS = " ".join(["unbreakable_" * 12] * 3)
 CODE = "x = " + " + ".join(["value"] * 20)  # 100 characters
+LINE = tomllib.loads((ROOT / "notebooks" / "ruff.toml").read_text())["line-length"]
 VERDICT_TABLE = """<section id="reproduction-scorecard"><table><thead><tr><th>claim</th>
 <th>measured</th><th>verdict</th></tr></thead><tbody><tr><td>{claim}</td><td>0.5</td>
 <td>reproduced</td></tr></tbody></table></section>"""
@@ -66,10 +68,10 @@ CASES = {
         "1280px",
         "code wider than its box",
     ),
-    "80 characters fit (custom.css)": (
+    "a line of the chapters' line length fits (custom.css)": (
         page(
-            f'<div class="highlight"><pre style="overflow-x: auto">{"x" * 80}</pre></div>',
-            CSS + ".bd-article { width: 686px; }",  # the narrowest code box of the book
+            f'<div class="highlight"><pre style="overflow-x: auto">{"x" * LINE}</pre></div>',
+            CSS + ".bd-article { width: 686px; }",  # the narrowest code box at 1280 px: 654 px
         ),
         "1280px",
         None,
