@@ -223,7 +223,6 @@ __all__ = [
     # theory: Eq. (2), limits, concentration
     "eq2_map_conv",
     "eq2_sum",
-    "eq5_fitted_scale",
     "expected_h",
     "expected_w_tilde_norm",
     "filter_terms",
@@ -231,6 +230,7 @@ __all__ = [
     "gbp_limit_fc",
     "last_layer_alignment",
     "limit_weight",
+    "eq5_fitted_scale",
     "predicted_relative_error",
     "concentration_errors",
     "concentration_fit",

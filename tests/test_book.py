@@ -101,20 +101,6 @@ def test_failing_cell_names_chapter_and_cell(tmp_path, chapter_runner):
     assert "ValueError: unknown sample photo 'no_such_photo'" in str(err.value)
 
 
-def test_scorecard_verdicts_come_from_numbers():
-    claims = [
-        scorecard.Claim("3", "a constant", "02", scorecard.versus_paper("k", 0.798, 0.05)),
-        scorecard.Claim("3", "a correlation", "02", scorecard.at_least("r.gbp", 0.9, 0.5)),
-        scorecard.Claim("4", "an error", "04", scorecard.at_most("e", 0.1, 0.3)),
-    ]
-    table = scorecard.rows({"02": {"k": 0.399, "r": {"gbp": 0.7}}}, claims)
-    assert [r["verdict"] for r in table] == ["corrected", "partly", "not measured"]
-    table = scorecard.rows({"02": {"k": 0.8, "r": {"gbp": 0.95}}, "04": {"e": 0.5}}, claims)
-    assert [r["verdict"] for r in table] == ["reproduced", "reproduced", "not reproduced"]
-    page = scorecard.render(table, ["02", "04"])
-    assert "../notebooks/02.ipynb" in page and "../notebooks/04.ipynb" in page
-
-
 def test_scorecard_and_run_summary_name_the_trained_network(tmp_path, monkeypatch, capsys):
     metrics = {
         "01_observations": {"trained_model": "vgg16"},
@@ -142,13 +128,6 @@ def test_scorecard_and_run_summary_name_the_trained_network(tmp_path, monkeypatc
     assert "Trained network in this build: **VGG-16" in summary.read_text()
     assert "reproduced: 1, corrected: 1" in summary.read_text()
     assert "Trained network in this build: VGG-16" in capsys.readouterr().out
-
-
-def test_every_chapter_has_scorecard_claims():
-    chapters = {c.chapter for c in scorecard.CLAIMS}
-    for src in SOURCES:
-        if src.stem != "05_explorer":  # the explorer makes no claim of the paper
-            assert src.stem in chapters, f"no scorecard claim is tested by {src.stem}"
 
 
 def test_partial_build_stages_only_what_it_links(tmp_path):

@@ -82,3 +82,12 @@ def test_papermill_list_parameters():
             assert name in str(err) and message in str(err), err
         else:
             raise AssertionError(f"{name}={value!r} accepted")
+
+
+def test_claims_keep_the_order_they_were_stated(tmp_path):
+    import json
+
+    H.save_metrics(tmp_path, "demo", {"b": 1, "a": {"z": 1, "y": 2}, "claims": {"z": 1, "a": 2}})
+    saved = json.loads((tmp_path / "demo.json").read_text())
+    assert list(saved) == ["a", "b", "claims"] and list(saved["a"]) == ["y", "z"]
+    assert list(saved["claims"]) == ["z", "a"]

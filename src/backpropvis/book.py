@@ -91,9 +91,20 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _sorted(obj: Any, key: str = "") -> Any:
+    """Dicts with sorted keys, except the claims, which keep the order the chapter states them."""
+    if isinstance(obj, dict):
+        keys = list(obj) if key == "claims" else sorted(obj)
+        return {k: _sorted(obj[k], k) for k in keys}
+    if isinstance(obj, list):
+        return [_sorted(v) for v in obj]
+    return obj
+
+
 def save_metrics(out_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics`` to ``<out_dir>/<stem>.json`` (sorted keys) and return the path."""
+    """Write ``metrics`` to ``<out_dir>/<stem>.json`` (sorted keys; ``"claims"`` in the order
+    they were stated, which the scorecard keeps) and return the path."""
     path = Path(out_dir) / f"{stem}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(metrics), indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(_sorted(_jsonable(metrics)), indent=2) + "\n")
     return path

@@ -1,0 +1,48 @@
+"""The chapters read like a paper with working code: short cells, code that fits its box, and
+every glued number findable from the prose (issue 14 and 16's reading standards)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+RUFF = (ROOT / "notebooks" / "ruff.toml").read_text()
+LINE_LENGTH = int(re.search(r"^line-length = (\d+)", RUFF, re.MULTILINE).group(1))
+MAX_CELL, MEDIAN_CELL = 20, 10  # lines of a code cell a reader sees
+HIDDEN = {"remove-cell", "remove-input"}
+
+
+def visible_code_cells(path: Path) -> list[list[str]]:
+    nb = jupytext.read(path)
+    return [
+        [line for line in c.source.splitlines() if line.strip()]
+        for c in nb.cells
+        if c.cell_type == "code" and not HIDDEN & set(c.metadata.get("tags", []))
+    ]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_fits_the_code_box(path):
+    long = [line for cell in visible_code_cells(path) for line in cell if len(line) > LINE_LENGTH]
+    assert not long, f"{path.stem}: code lines over {LINE_LENGTH} characters: {long[:3]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_cells_are_short(path):
+    sizes = [len(cell) for cell in visible_code_cells(path)]
+    assert max(sizes) <= MAX_CELL, f"{path.stem}: a code cell of {max(sizes)} lines"
+    assert statistics.median(sizes) <= MEDIAN_CELL, f"{path.stem}: median {sizes}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_glue_names_are_literal(path):
+    """A name built at run time (``glue(f"adv_{r}")``) cannot be found from the prose."""
+    code = path.read_text()
+    built = re.findall(r"""(?:glue|rec|rec\.claim|rec\.table|rec\.figure)\(\s*f["']""", code)
+    assert not built, f"{path.stem}: glue names built with f-strings: {len(built)}"
