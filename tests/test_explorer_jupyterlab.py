@@ -126,6 +126,8 @@ def lab(tmp_path_factory, browser_path) -> Iterator[tuple[str, str, Path]]:
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTER_DATA_DIR": str(home / "data"),  # nothing written to the user's home
+        "IPYTHONDIR": str(home / "ipython"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "BACKPROPVIS_OFFLINE": "1",  # the trained model: the offline one, as in every test
