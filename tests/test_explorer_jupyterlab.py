@@ -195,7 +195,10 @@ def _wait_for_images(page, widget, what: str, before: list[bytes] | None = None)
     bytes on two reads in a row) and, given ``before``, differ from those."""
     deadline, last = time.monotonic() + UPDATE_TIMEOUT_S, None
     while time.monotonic() < deadline:
-        if "computing" not in widget.inner_text():
+        text = widget.inner_text()
+        if "error:" in text:
+            pytest.fail(f"{what}: the explorer shows an error: {text[:500]}")
+        if "computing" not in text:
             now = _images(widget)
             if now and now[0] and now == last and now != before:
                 return now
