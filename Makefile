@@ -33,7 +33,8 @@ test-kernels: $(STAMP)
 book: $(STAMP)
 	$(PY) scripts/build_book.py
 
-# Open every built page in headless Chromium (offline): errors, images, math, links, screenshots.
+# Open every built page in headless Chromium (offline) at 1280 and 390 px: errors, images, math,
+# links, content cut at the page edge, hidden scrollbars, screenshots at both widths.
 check-html: $(STAMP)
 	$(PY) scripts/check_html.py
 
