@@ -356,7 +356,7 @@ rec.update(**results)  # per method: prediction, curves, measurement, verdict
 # the guided and DeconvNet rules.
 
 # %%
-invariant_at = rec("invariant_at", 0.9)  # class invariance: mean ρ at least this
+invariant_at = rec("invariant_at", H.CLASS_INVARIANT)  # mean ρ across logits
 claim = (
     "Maps whose upper layers enter only through $\\sigma$ (GBP, DeconvNet) "
     "ignore them; the others do not (per-method verdicts)"

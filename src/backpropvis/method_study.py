@@ -37,7 +37,7 @@ from .methods import (
 )
 from .metrics import centered_pearson, edge_score, mean_std
 from .rules import class_targets
-from .verdicts import judge
+from .verdicts import CLASS_INVARIANT, judge
 
 __all__ = [
     "RandomizationRun",
@@ -261,7 +261,7 @@ def prediction_claim(results: Mapping[str, Mapping[str, Any]]) -> tuple[str, str
 
 
 def class_invariance_claim(
-    results: Mapping[str, Mapping[str, Any]], at: float = 0.9
+    results: Mapping[str, Mapping[str, Any]], at: float = CLASS_INVARIANT
 ) -> tuple[str, str]:
     """Class invariance (mean correlation across logits at least ``at``) for exactly the guided
     and DeconvNet rules: reproduced; partly when guided backprop is among the invariant ones."""

@@ -23,6 +23,13 @@ NOT_REPRODUCED = "not reproduced"
 CORRECTED = "corrected"
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, CORRECTED)
 
+# Class invariance (chapters 1 and 7): the mean pairwise correlation of maps across logits at
+# or above which a rule counts as class-invariant, and below which as class-dependent (between
+# the two: partly class-dependent). Read as a variance share, 0.9 leaves a tenth of a map to
+# the logit.
+CLASS_INVARIANT = 0.9
+CLASS_DEPENDENT = 0.5
+
 
 def judge(holds: bool, partly: bool = False) -> str:
     """``reproduced`` if ``holds``, else ``partly`` if ``partly``, else ``not reproduced``."""
