@@ -159,6 +159,8 @@ from backpropvis.theory import (
     predicted_relative_error,
 )
 from backpropvis.verdicts import (
+    CLASS_DEPENDENT,
+    CLASS_INVARIANT,
     CORRECTED,
     NOT_REPRODUCED,
     PARTLY,
@@ -292,6 +294,8 @@ __all__ = [
     "NOT_REPRODUCED",
     "CORRECTED",
     "VERDICTS",
+    "CLASS_INVARIANT",
+    "CLASS_DEPENDENT",
     "judge",
     "at_least",
     "at_most",
