@@ -60,12 +60,26 @@ def test_error_slopes_near_minus_one_half(m):
     assert abs(m["fc_error_slope"] + 0.5) < 0.08
     for slope in m["conv_error_slope_by_kernel"].values():
         assert abs(slope + 0.5) < 0.12
-    assert m["predicted_slope"] == -0.5
+
+
+# The convnet's measured error over the law's, mean over the fitted sizes (N >= 32), measured
+# per map over weight seeds 0..7 x k = 3, 7 on chelsea at 48 px: 0.969 mean, 0.056 SD. The
+# chapter averages 2 seeds x 2 kernels: SE 0.056 / 2 = 0.028; 4 SE = 0.11 around 0.969.
+CONV_LAW_MEAN, CONV_LAW_SE = 0.969, 0.028
 
 
 def test_error_constants_match_the_law(m):
-    lo, hi = m["conv_law_ratio"]
-    assert 0.8 < lo <= hi < 1.3
+    x = H.preprocess(H.load_image(SMOKE["photos"][0], SMOKE["conv_size"]), "centered")
+    fit = [n for n in SMOKE["conv_sizes"] if n >= SMOKE["conv_fit_min"]]
+    ratios = np.array(  # (kernel, N): the chapter's mean error over the law, recomputed here
+        [
+            [m["conv_rel_error"][str(k)][str(n)] for n in fit]
+            / H.predicted_relative_error(x, np.array(fit, float), k)
+            for k in SMOKE["kernel_sizes"]
+        ]
+    )
+    assert abs(ratios.mean() - CONV_LAW_MEAN) < 4 * CONV_LAW_SE
+    np.testing.assert_allclose(m["conv_law_ratio"], [ratios.mean(0).min(), ratios.mean(0).max()])
     lo, hi = m["fc_law_ratio"]
     assert 0.9 < lo <= hi < 1.12
     full = m["fc_full_size"]
@@ -75,9 +89,15 @@ def test_error_constants_match_the_law(m):
 
 def test_kernel_size_hardly_matters(m):
     """sqrt(p/N) would make k=7 worse than k=3 by 7/3; the overlap of k^2 patches cancels it."""
-    ratio = m["kernel_error_ratio"]
-    assert ratio["sqrt_p"] == pytest.approx(7 / 3)
-    assert 0.7 < ratio["measured"] < 1.4
+    measured = m["kernel_error_ratio"]["measured"]
+    k_lo, k_hi = min(SMOKE["kernel_sizes"]), max(SMOKE["kernel_sizes"])
+    x = H.preprocess(H.load_image(SMOKE["photos"][0], SMOKE["conv_size"]), "centered")
+    n = float(SMOKE["padding_n"])  # the N the chapter compares at
+    law = H.predicted_relative_error(x, n, k_hi) / H.predicted_relative_error(x, n, k_lo)
+    # error(k=7) / error(k=3) at N = 64, mean of 2 seeds, measured over seed pairs 0-1 .. 6-7:
+    # 0.943, 0.981, 1.075, 1.071 (SD 0.066); the law's ratio is 1.036 here
+    assert abs(measured - law) < 3 * 0.066
+    assert measured < (k_hi / k_lo) / 1.5  # far from the per-patch sqrt(p) of 7/3
 
 
 def test_plain_maps_stay_uncorrelated(m):
@@ -89,8 +109,9 @@ def test_claim_fc_100000_vs_conv_16(m):
     c = m["fc_100000_vs_conv_16"]
     assert c["metric"] == "relative_error_to_limit"
     assert c["fc_hidden"] == SMOKE["claim_hidden"] and c["conv_n"] == SMOKE["claim_n"]
-    # one rule: the convnet must be better by one standard deviation of the paired differences
-    assert c["holds"] == (c["by_metric"]["relative error to limit"]["better"] == "convnet")
+    # one rule: the convnet must be better by one standard deviation of the paired differences;
+    # at 32 px it is worse (errors 1.76 versus 1.08), so the claim does not hold here
+    assert c["holds"] is False and c["conv"] - c["fc"] > 0.3
     # at equal d / N_h to the paper's, the FC map is at least as close to its limit ...
     assert c["fc"] < c["conv"] * 1.1
     assert c["fc"] == pytest.approx(math.pi * math.sqrt(3 * 32**2 / 25000), rel=0.05)
