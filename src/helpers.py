@@ -104,6 +104,8 @@ from backpropvis.models import (
     default_device,
     imagenet_categories,
     load_model,
+    model_names,
+    untrained_twin,
 )
 from backpropvis.networks import FullyConnectedNet, MaxPoolConvNet, PatchNet1D, ThreeLayerConvNet
 from backpropvis.params import as_list
@@ -203,6 +205,8 @@ __all__ = [
     "default_device",
     "imagenet_categories",
     "load_model",
+    "model_names",
+    "untrained_twin",
     "LayerReadouts",
     "conv_relus",
     "randomization_curves",
