@@ -61,7 +61,7 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 photos = ["chelsea", "astronaut", "coffee", "rocket"]  # the first is Fig. 1's
 size = 224  # image side in pixels
-model = "auto"  # trained network: "auto" (VGG-16 if its weights load), "vgg16", ...
+model = "auto"  # "auto" (VGG-16 if it loads) or any torchvision name: "resnet50"
 n_logits = 10  # logits compared per photo and network (class invariance)
 n_top = (
     5  # of them the network's top classes (first: the max logit); then 482, random
@@ -108,7 +108,7 @@ rec("kernel_size", kernel_size)
 # %%
 device = H.default_device()
 trained = H.load_model(model, seed=seed, device=device)
-untrained = H.load_model(f"{trained.name}_untrained", seed=seed, device=device)
+untrained = H.untrained_twin(trained, seed=seed, device=device)  # same architecture
 vgg = untrained  # a trained VGG-16's twin *is* the untrained VGG-16: loaded once
 if untrained.name != "vgg16_untrained":
     vgg = H.load_model("vgg16_untrained", seed=seed, device=device)
@@ -118,20 +118,19 @@ for m in models.values():
     m.model.requires_grad_(False)  # only the input gradient is needed
 
 # %% tags=["remove-cell"]
-twin = untrained.name.removesuffix("_untrained")
 LABEL = {
-    "trained": f"{trained.name} (trained)",
-    "untrained": f"{twin} (untrained)",
+    "trained": trained.name + (" (trained)" if trained.trained else ""),
+    "untrained": f"{untrained.arch} (untrained)",
     "vgg16_untrained": "VGG-16 (untrained)",
 }
 H.glue("trained_prep", trained.preprocessing)
-H.glue(
-    "model_note",
-    "the paper's own network, with torchvision's IMAGENET1K_V1 weights"
-    if trained.name == "vgg16"
-    else "not the paper's VGG-16: its ImageNet weights could not be loaded where "
-    "this page was built, so the offline EfficientNet-Lite0 checkpoint stands in",
-)
+notes = {
+    "vgg16": "the paper's own network, with torchvision's IMAGENET1K_V1 weights",
+    "efficientnet_lite0": "not the paper's VGG-16: its ImageNet weights could not be "
+    "loaded where this page was built, so the offline EfficientNet-Lite0 checkpoint "
+    "stands in",
+}
+H.glue("model_note", notes.get(trained.name, f"set by -p model ({trained.source})"))
 
 # %% [markdown]
 # A map is the input-space "gradient" of one logit $f_k$, computed with a backward rule $h$ at

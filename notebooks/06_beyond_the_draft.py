@@ -74,7 +74,7 @@ kernel_size = 7  # k of the three-layer convnet (7 x 7 x 3 filters)
 n_values = [16, 64, 256]  # N, filters of the three-layer convnet
 pool_size = 9  # the author's max pool: 9 x 9, stride 1
 depth_layers = [1, 2, 3, 4, 7, 10, 13]  # conv layers of VGG-16 (1..13) read out
-model = "auto"  # trained network: "auto" (VGG-16 if it loads), "efficientnet_lite0"
+model = "auto"  # "auto" (VGG-16 if it loads) or any torchvision name: "resnet50"
 eps_255 = 2.0  # L_inf budget of FGSM and PGD in 0-255 pixel units
 pgd_steps = 5  # PGD iterations
 seed = 0  # random weights, readouts and re-initializations
@@ -428,12 +428,10 @@ rec.quote("depth_deconv_cross_after")
 # head and the classifier (`H.randomization_groups`).
 
 # %%
-lm = H.load_model(model, device=device)
+lm = H.load_model(model, seed=seed, device=device)
 lm.model.requires_grad_(False)
 donor = (  # a trained VGG-16's twin is the untrained VGG-16 loaded above
-    vgg
-    if lm.name == "vgg16"
-    else H.load_model(f"{lm.name}_untrained", seed=seed, device=device)
+    vgg if lm.name == "vgg16" else H.untrained_twin(lm, seed=seed, device=device)
 )
 donor.model.requires_grad_(False)
 groups = H.randomization_groups(lm.model)
@@ -472,14 +470,12 @@ rec.figure("fig_cascading_maps", fig)
 
 # %%
 rec.quote("model")
-note = (
-    "the paper's own network"
-    if lm.name == "vgg16"
-    else (
-        "VGG-16's ImageNet weights are not available offline; an ImageNet-trained "
-        "EfficientNet-Lite0 with ReLU6 activations stands in"
-    )
-)
+notes = {
+    "vgg16": "the paper's own network",
+    "efficientnet_lite0": "VGG-16's ImageNet weights are not available offline; an "
+    "ImageNet-trained EfficientNet-Lite0 with ReLU6 activations stands in",
+}
+note = notes.get(lm.name, f"set by -p model ({lm.source})")
 rec("model_note", note)
 rec("first_group", steps[0])
 rec("n_groups", len(steps))

@@ -56,7 +56,7 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 photos = ["chelsea", "astronaut"]  # bundled photos or paths (two or more)
 size = 224  # image side in pixels
-model = "auto"  # "auto" (VGG-16 if its weights load) or "efficientnet_lite0"
+model = "auto"  # "auto" (VGG-16 if it loads) or any torchvision name: "resnet50"
 n_logits = 8  # logits compared per photo (class invariance)
 n_top = 3  # of which the network's top classes; then logit 482, then random ones
 logit_seed = 0  # draws the random logits
@@ -88,10 +88,10 @@ rec.update(photos=photos, seed=seed)
 
 # %%
 device = H.default_device()
-lm = H.load_model(model, device=device)
+lm = H.load_model(model, seed=seed, device=device)
 rec("model", lm.name)
 # the donor of re-initialized layers: the same architecture, seeded
-donor = H.load_model(f"{lm.name}_untrained", seed=seed, device=device)
+donor = H.untrained_twin(lm, seed=seed, device=device)
 for loaded in (lm, donor):
     loaded.model.requires_grad_(False)
 images = torch.stack([H.load_image(p, size) for p in photos]).to(device)

@@ -156,7 +156,8 @@ def test_untrained_models_are_seeded_and_carry_their_metadata():
     assert not a.trained and a.preprocessing == "imagenet" and a.image_size == 224
     assert len(a.categories) == 1000 and a.categories[0] == "tench"
     twin = H.untrained_twin(a, seed=3)  # an untrained model's twin is a second draw
-    assert twin.name == a.name and "seed 4" in twin.source
+    assert twin.name == "mobilenet_v2_untrained_seed4" and twin.arch == "mobilenet_v2"
+    assert "seed 4" in twin.source
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ class LoadedModel:
     weights' metadata (``weights.transforms()``) for torchvision models. ``image_size`` is the
     side the weights were evaluated at (their center crop; chapters take their own ``size``),
     ``min_size`` the smallest side the architecture takes. ``source`` says in words where the
-    weights came from.
+    weights came from, ``arch`` names the architecture.
     """
 
     model: nn.Module
@@ -65,11 +65,10 @@ class LoadedModel:
     image_size: int = 224
     min_size: int = 32
     source: str = ""
+    arch: str = ""
 
-    @property
-    def arch(self) -> str:
-        """The architecture's name (``name`` without ``_untrained``)."""
-        return self.name.removesuffix("_untrained")
+    def __post_init__(self) -> None:
+        self.arch = self.arch or self.name.removesuffix("_untrained")  # the architecture
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """The image ``(3, H, W)`` (or a batch) in [0, 1] normalized as this model expects."""
@@ -358,7 +357,10 @@ def load_model(
 def untrained_twin(loaded: LoadedModel, seed: int = 0, device: Any = None) -> LoadedModel:
     """The same architecture as ``loaded`` with random weights drawn from ``seed``: the
     chapters' like-for-like untrained network. When ``loaded`` is itself untrained (a name
-    with ``_untrained``) its twin is a second draw, from ``seed + 1``, so the two differ."""
+    with ``_untrained``) its twin is a second draw, from ``seed + 1``, named
+    ``<arch>_untrained_seed<seed + 1>`` so that the two keep apart."""
     seed = check_seed(seed)
-    twin_seed = seed + 1 if not loaded.trained else seed
-    return load_model(f"{loaded.arch}_untrained", seed=twin_seed, device=device)
+    twin = load_model(f"{loaded.arch}_untrained", seed=seed + (not loaded.trained), device=device)
+    if not loaded.trained:
+        twin.name = f"{twin.name}_seed{seed + 1}"
+    return twin
