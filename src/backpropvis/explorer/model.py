@@ -28,13 +28,23 @@ from ..networks import FullyConnectedNet, ThreeLayerConvNet
 from ..rules import backprop_map, check_rule, class_targets
 from ..theory import gbp_limit, gbp_limit_fc
 
-#: The explorer's networks, ``key: label`` (VGG-16 and large ``N`` or ``N_h`` are slower).
+#: The explorer's networks, ``key: label``: the paper's two, then ImageNet classifiers, any
+#: :func:`~backpropvis.models.load_model` name (slow ones labelled; large ``N`` or ``N_h`` are
+#: slower too).
 EXPLORER_NETWORKS: dict[str, str] = {
     "convnet": "three-layer convnet, Eq. (1)",
     "fc": "fully connected, Eq. (7)",
     "vgg16_untrained": "VGG-16, untrained (slower)",
+    "resnet18_untrained": "ResNet-18, untrained",
+    "mobilenet_v2_untrained": "MobileNet-V2, untrained (ReLU6)",
+    "densenet121_untrained": "DenseNet-121, untrained (slow)",
     "trained": "trained ('auto' loader)",
+    "resnet50": "ResNet-50, trained (slow: 98 MB download)",
 }
+#: The networks of the paper's analysis; every other key is an ImageNet classifier.
+_PAPER_NETWORKS = ("convnet", "fc")
+#: ImageNet classifiers that are slow above 128 px on a CPU.
+_SLOW_ABOVE_128 = ("vgg16_untrained", "densenet121_untrained")
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,11 @@ def _decode_upload(data: bytes, name: str, size: int) -> torch.Tensor:
 MIN_DEEP_SIZE = 32
 
 
+def _centered(x: torch.Tensor) -> torch.Tensor:
+    """The author's preprocessing (minus the VGG mean) for the paper's random networks."""
+    return preprocess(x, "centered")
+
+
 class ExplorerModel:
     """Chapter 5's playground without widgets: :meth:`explore` (settings -> result, cached).
 
@@ -153,32 +168,32 @@ class ExplorerModel:
             warnings.warn(note, InputWarning, stacklevel=2)
         return img, key
 
-    def _model(self, s: ExploreSettings) -> tuple[nn.Module, str, str, tuple]:
-        """``(module, preprocessing, name, cache key)`` of the setting's network."""
+    def _model(self, s: ExploreSettings) -> tuple[nn.Module, Any, str, tuple]:
+        """``(module, preprocessing function, name, cache key)`` of the setting's network."""
         if s.network == "convnet":
             key = ("convnet", s.n, s.kernel_size, s.padding, s.seed)
 
-            def make() -> tuple[nn.Module, str, str]:
+            def make() -> tuple[nn.Module, Any, str]:
                 net = ThreeLayerConvNet(s.n, s.kernel_size, 1000, 1.0, s.padding, s.seed)
                 net.fc_column = lru_cache(maxsize=4)(net.fc_column)  # V[:, k] kept across rules
                 k = f"{s.kernel_size}x{s.kernel_size}"
-                return net, "centered", f"three-layer convnet, N={s.n}, {k}, {s.padding}"
+                return net, _centered, f"three-layer convnet, N={s.n}, {k}, {s.padding}"
         elif s.network == "fc":
             key = ("fc", s.n, s.size, s.seed)
 
-            def make() -> tuple[nn.Module, str, str]:
+            def make() -> tuple[nn.Module, Any, str]:
                 net = FullyConnectedNet((3, s.size, s.size), s.n, 1000, 1.0, s.seed)
-                return net, "centered", f"fully connected, N_h={s.n}"
-        elif s.network in ("vgg16_untrained", "trained"):
-            key = (s.network, s.seed if s.network == "vgg16_untrained" else 0)
+                return net, _centered, f"fully connected, N_h={s.n}"
+        elif s.network in EXPLORER_NETWORKS:
+            key = (s.network, s.seed if s.network.endswith("_untrained") else 0)
 
-            def make() -> tuple[nn.Module, str, str]:
+            def make() -> tuple[nn.Module, Any, str]:
                 m = load_model("auto" if s.network == "trained" else s.network, seed=s.seed)
-                return m.model, m.preprocessing, m.name
+                return m.model, m.prepare, m.name
         else:
             raise ValueError(f"unknown network {s.network!r}; use one of {list(EXPLORER_NETWORKS)}")
 
-        def load() -> tuple[nn.Module, str, str]:
+        def load() -> tuple[nn.Module, Any, str]:
             net, prep, name = make()
             return net.eval().requires_grad_(False).to(self.device), prep, name  # input grads only
 
@@ -239,9 +254,9 @@ class ExplorerModel:
         weights = s.n * 3 * s.size**2 * (2 if "max" in logits else 1)
         if s.network == "fc" and weights > 20_000_000:
             return f"N_h = {s.n} at {s.size} x {s.size}: {weights:.2g} random weights to draw"
-        if s.network == "vgg16_untrained" and s.size > 128:
-            return f"VGG-16 at {s.size} x {s.size}"
-        if s.network in ("vgg16_untrained", "trained") and not any(
+        if s.network in _SLOW_ABOVE_128 and s.size > 128:
+            return f"{EXPLORER_NETWORKS[s.network].split(',')[0]} at {s.size} x {s.size}"
+        if s.network not in _PAPER_NETWORKS and not any(
             key[0] == s.network for key in self._cache["model"]
         ):
             return f"first use: loading the {EXPLORER_NETWORKS[s.network]} network"
@@ -276,7 +291,7 @@ class ExplorerModel:
                 out = self._compute(s, out, progress or (lambda msg: None))
             out.notes = list(dict.fromkeys(str(w.message) for w in caught))
             self._cached("result", s, lambda: out)
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError, ConnectionError) as exc:  # also: no download
             out = ExploreResult(s, slow=slow, error=str(exc))
         except TypeError as exc:  # a setting of the wrong type (a string for n...)
             out = ExploreResult(s, slow=slow, error=f"invalid setting: {exc}")
@@ -302,7 +317,7 @@ class ExplorerModel:
         check_rule(s.rule)
         check_seed(s.seed)
         size = check_positive_int(s.size, "size")
-        low = MIN_DEEP_SIZE if s.network in ("trained", "vgg16_untrained") else MIN_IMAGE_SIZE
+        low = MIN_IMAGE_SIZE if s.network in _PAPER_NETWORKS else MIN_DEEP_SIZE
         if size < low:
             raise ValueError(f"size: the {s.network} network needs size >= {low}, got {size}")
 
@@ -312,7 +327,7 @@ class ExplorerModel:
         out.image, ikey = self._image(s)
         self.check(s)
         net, prep, out.model, mkey = self._model(s)
-        x = preprocess(out.image, prep)
+        x = prep(out.image)
         xp = x.to(self.device)
         specs = [s.logit] if s.logit2 in (None, "", "none") else [s.logit, s.logit2]
         logits = partial(self._all_logits, net, (mkey, ikey), xp, say)
@@ -338,7 +353,7 @@ class ExplorerModel:
         out.rho_input = [float(rho[i, t]) for i in range(t)]
         out.rho_limit = [float(rho[i, t + 1]) for i in range(t)] if len(refs) > 1 else []
         out.rho_logits = float(rho[0, 1]) if t > 1 else None
-        named = s.network in ("trained", "vgg16_untrained")
+        named = s.network not in _PAPER_NETWORKS
         for v, k in zip(specs, out.logits, strict=True):
             label = str(k) if str(v).strip() == str(k) else f"{str(v).strip()} = {k}"
             out.labels.append(f"{label} ({self.categories[k]})" if named else label)
