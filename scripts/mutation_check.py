@@ -100,23 +100,31 @@ MUTATIONS: list[Mutation] = [
         ("test_centered_subtracts_the_vgg_mean_pixel",),
     ),
     Mutation(
-        "verdict-rule-flipped",
-        "verdicts.at_least: reproduced when value <= good",
+        "claim-judged-with-flipped-rule",
+        "verdicts.at_least: reproduced when value <= good (chapter 1 judges two claims with it)",
         "src/backpropvis/verdicts.py",
         "return judge(value >= good, partial is not None and value >= partial)",
         "return judge(value <= good, partial is not None and value >= partial)",
-        ("tests/test_book_layer.py", "tests/test_book.py", "tests/test_scorecard.py"),
-        ("test_the_verdict_rule",),
+        (
+            "tests/test_book_layer.py::test_the_verdict_rule",
+            "tests/test_book.py::test_chapters_judge_their_claims_as_expected[01_observations]",
+        ),
+        (
+            "test_the_verdict_rule",
+            "test_chapters_judge_their_claims_as_expected[01_observations]",
+        ),
     ),
     Mutation(
-        "scorecard-judge-raises",
-        "scorecard.at_least's judge raises TypeError (shown as 'not measured')",
+        "scorecard-wrong-verdict-column",
+        "scorecard.render: every row's verdict column shows 'reproduced'",
         "scripts/scorecard.py",
-        "        v = float(get(m, path))\n        verdict = REPRODUCED if v >= good",
-        "        v = float(get(m, path))\n        raise TypeError('mutation')\n"
-        "        verdict = REPRODUCED if v >= good",
-        ("tests/test_book.py", "tests/test_scorecard.py"),
-        ("test_scorecard",),
+        "{measured} | {BADGES[r['verdict']]} |",
+        "{measured} | {BADGES[REPRODUCED]} |",
+        (
+            "tests/test_book.py::test_scorecard_page_shows_each_claims_expected_verdict",
+            "tests/test_scorecard.py::test_scorecard_renders_the_chapters_claims_in_order",
+        ),
+        ("test_scorecard_page_shows_each_claims_expected_verdict",),
     ),
     Mutation(
         "convnet-features-no-relu",

@@ -79,7 +79,8 @@ def test_fc_matches_its_leading_order_prediction(ex):
     x = H.preprocess(r.image, "centered")
     e = H.predicted_relative_error(x, 4096)
     assert torch.allclose(r.limit, H.gbp_limit_fc(x))
-    assert abs(r.rho_limit[0] - 1 / np.sqrt(1 + e**2)) < 0.1
+    # measured over seeds 0..7 at these settings: rho 0.346 mean, 0.014 SD (prediction 0.345)
+    assert abs(r.rho_limit[0] - 1 / np.sqrt(1 + e**2)) < 4 * 0.014
 
 
 def test_trained_max_logit_and_class_invariance(ex):
@@ -170,7 +171,11 @@ def test_chapter_grid(m):
     assert conv[0] < conv[1] < conv[2] and conv[2] > 0.9
     assert abs(g["convnet N=256, plain"]["rho_limit"][0]) < 0.1
     fc = g["FC N_h=512, guided"]
-    assert abs(fc["rho_limit"][0] - fc["predicted_rho_limit"]) < 0.1
+    # measured over seeds 0..7 (32 x 32, N_h = 512): rho 0.137 mean, 0.0089 SD, prediction 0.129
+    assert abs(fc["rho_limit"][0] - fc["predicted_rho_limit"]) < 4 * 0.0089
+    x = H.preprocess(H.load_image("chelsea", SMOKE["fc_size"]), "centered")
+    e = H.predicted_relative_error(x, SMOKE["fc_hidden"])  # the prediction, recomputed
+    assert fc["predicted_rho_limit"] == pytest.approx(1 / np.sqrt(1 + e**2), rel=1e-6)
     assert g["trained, guided"]["rho_logits"] > 0.9 > 0.5 > g["trained, plain"]["rho_logits"]
     assert g["VGG-16 untrained, guided"]["rho_input"][0] > 0.5
     assert g["VGG-16 untrained, guided"]["rho_input"][0] > g["trained, guided"]["rho_input"][0]
