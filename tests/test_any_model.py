@@ -181,3 +181,19 @@ def test_trained_name_offline_fails_at_once_saying_how_to_supply_weights(monkeyp
     with pytest.raises(ValueError, match="did you mean resnet50"):
         H.load_model("resnet5")
     assert {"auto", "resnet50", "resnet50_untrained", "efficientnet_lite0"} <= set(H.model_names())
+
+
+def test_chapter_1_runs_on_an_untrained_resnet18(chapter_runner, tmp_path_factory):
+    """Chapter 1 in smoke size with ``-p model resnet18_untrained``: the "trained" row is that
+    untrained ResNet-18 (seed 0), its twin a second draw (seed 1), then the untrained VGG-16."""
+    from test_ch01_observations import SMOKE, STEM
+
+    workdir = tmp_path_factory.mktemp("ch01_resnet18")
+    metrics = chapter_runner(STEM, workdir, **SMOKE, model="resnet18_untrained")
+    assert metrics["trained_model"] == "resnet18_untrained"
+    assert metrics["photos"] == SMOKE["photos"]
+    inv = metrics["class_invariance"]
+    for net in ("trained", "untrained", "vgg16_untrained"):
+        assert inv[net]["guided"] > 0.9, net  # GBP class-invariant in every random network
+        assert abs(inv[net]["plain"]) < 0.25, net  # the plain gradient is not
+    assert set(metrics["claims"]) >= {"gbp_invariant", "plain_invariant"}
