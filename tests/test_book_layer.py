@@ -91,3 +91,16 @@ def test_claims_keep_the_order_they_were_stated(tmp_path):
     saved = json.loads((tmp_path / "demo.json").read_text())
     assert list(saved) == ["a", "b", "claims"] and list(saved["a"]) == ["y", "z"]
     assert list(saved["claims"]) == ["z", "a"]
+
+
+def test_glue_passes_numpy_and_tensor_scalars_as_python_numbers(monkeypatch):
+    import sys
+    import types
+
+    got = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=False: got.update({name: value})
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    H.glue("a", np.float64(0.25))
+    H.glue("b", torch.tensor(3))
+    assert type(got["a"]) is float and type(got["b"]) is int  # {glue:text}`a:.2f` formats them

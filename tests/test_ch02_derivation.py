@@ -6,10 +6,7 @@ the chapter reports (4 SE: a false alarm about once in 16000 seeds per check).
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,21 +41,6 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def m(chapter_runner, workdir):
     return chapter_runner(STEM, workdir, **SMOKE)
-
-
-def test_every_glue_reference_is_glued(m, workdir):
-    """Each {glue:...} role or directive of the chapter names a key the chapter glued."""
-    text = (Path(__file__).resolve().parents[1] / "notebooks" / f"{STEM}.py").read_text()
-    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w.]+)", text))
-    used |= set(re.findall(r"```\{glue:\w+\} ([\w.]+)", text))
-    nb = json.loads((workdir / f"{STEM}.ipynb").read_text())
-    glued = {
-        out["metadata"]["scrapbook"]["name"]
-        for cell in nb["cells"]
-        for out in cell.get("outputs", [])
-        if "scrapbook" in out.get("metadata", {})
-    }
-    assert used and used <= glued, sorted(used - glued)
 
 
 def test_eq2_equals_autograd_to_float_precision(m):

@@ -10,10 +10,7 @@ checked against its prediction within 4 standard errors measured over six seeds.
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -39,21 +36,6 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def m(chapter_runner, workdir):
     return chapter_runner(STEM, workdir, **SMOKE)
-
-
-def test_every_glue_reference_is_glued(m, workdir):
-    """Each {glue:...} role or directive of the chapter names a key the chapter glued."""
-    text = (Path(__file__).resolve().parents[1] / "notebooks" / f"{STEM}.py").read_text()
-    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w.]+)", text))
-    used |= set(re.findall(r"```\{glue:\w+\} ([\w.]+)", text))
-    nb = json.loads((workdir / f"{STEM}.ipynb").read_text())
-    glued = {
-        out["metadata"]["scrapbook"]["name"]
-        for cell in nb["cells"]
-        for out in cell.get("outputs", [])
-        if "scrapbook" in out.get("metadata", {})
-    }
-    assert used and used <= glued, sorted(used - glued)
 
 
 def test_metrics_have_the_issue_keys(m):

@@ -61,6 +61,10 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     a table or figure (anything with a rich display) rendered, a number as ``name = value``
     in Markdown. Returns nothing, so that a cell ending in a glue call does not show the value
     a second time as its result."""
+    if isinstance(value, np.generic):  # myst-nb formats Python numbers, not their numpy reprs
+        value = value.item()
+    elif isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
     try:
         from myst_nb import glue as _glue  # optional: the book build only
     except ImportError:
