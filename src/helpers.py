@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from backpropvis._checks import InputWarning
 from backpropvis.attacks import attack_summary, fgsm, pgd
+from backpropvis.attribution import backprop_map, backprop_maps, class_targets
 from backpropvis.book import glue, glue_figure, markdown_table, save_metrics
 from backpropvis.concentration import (
     concentration_errors,
@@ -138,10 +139,7 @@ from backpropvis.record import Record
 from backpropvis.rules import (
     RULES,
     UNSUPPORTED_ACTIVATIONS,
-    backprop_map,
-    backprop_maps,
     backward_rule,
-    class_targets,
     eval_mode,
     h,
     switchable_rules,

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .attribution import class_targets
 from .methods import (
     METHOD_INGREDIENTS,
     METHODS,
@@ -36,7 +37,6 @@ from .methods import (
     randomization_study,
 )
 from .metrics import centered_pearson, edge_score, mean_std
-from .rules import class_targets
 from .verdicts import CLASS_INVARIANT, judge
 
 __all__ = [

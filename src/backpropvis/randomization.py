@@ -17,8 +17,8 @@ from torch import nn
 
 from . import streams
 from ._checks import check_seed
+from .attribution import backprop_maps
 from .metrics import mean_std, sanity_similarity
-from .rules import backprop_maps
 
 
 def conv_relus(features: nn.Sequential) -> dict[str, int]:

@@ -21,11 +21,12 @@ import torch
 from torch import nn
 
 from .._checks import InputWarning, check_positive_int, check_seed, resolve_targets
+from ..attribution import backprop_map, class_targets
 from ..images import MIN_IMAGE_SIZE, decode_image, load_image, preprocess
 from ..metrics import similarity_matrices
 from ..models import default_device, imagenet_categories, load_model
 from ..networks import FullyConnectedNet, ThreeLayerConvNet
-from ..rules import backprop_map, check_rule, class_targets
+from ..rules import check_rule
 from ..theory import gbp_limit, gbp_limit_fc
 
 #: The explorer's networks, ``key: label``: the paper's two, then ImageNet classifiers, any
