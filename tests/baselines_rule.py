@@ -18,6 +18,9 @@ a test keeps that page and the constants below in step. Kinds, first match wins:
   every method; every curve of Integrated Gradients): compared like attack statistics, within
   their standard error over photos; the chapter's conclusions from them (upper-half means,
   insensitive or not, verdicts) stay under their own kinds.
+- ``claim text``: the measured text of a claim (``claims.<key>.measured``) is compared with its
+  numbers masked: the numbers are compared, by their own kinds, where the metrics store them,
+  and the claim's verdict is compared exactly.
 - ``residual``: float64 identities that are zero up to rounding (Eq. 2 against autograd):
   within ``RESIDUAL_ATOL``.
 - ``similarity``: correlations, rank correlations, SSIM, cosines, fractions and probabilities,
@@ -44,6 +47,8 @@ TIMING = re.compile(r"(^|_)(time|times|seconds|elapsed|runtime|ms|s|load|load_av
 ATTACK_MAP = re.compile(r"^adversarial\.[^.]+\.(fgsm|pgd)\.")
 ATTACK_SIZE = re.compile(r"^attacks\.[^.]+\.(l2|l2_relative|linf_255)$")
 ATTACK_FLIPPED = re.compile(r"^attacks\.[^.]+\.flipped$")
+CLAIM_TEXT = re.compile(r"^claims\.[^.]+\.measured$")
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 ATTACK_CLASS = re.compile(r"^attacks\.[^.]+\.new_top\[\d+\]$")
 # Chapter 7's randomization curves that amplify rounding: HOG features (orientation bins and block
 # normalization of maps that are flat in places: a Grad-CAM map is upsampled from a few cells,
@@ -80,6 +85,8 @@ def kind(path: str, value: object) -> str:
         return "timing"
     if ATTACK_CLASS.match(path):
         return "attack"
+    if CLAIM_TEXT.match(path) and isinstance(value, str):
+        return "claim text"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "exact"
     if isinstance(value, int) and not ATTACK_FLIPPED.match(path):
@@ -121,6 +128,9 @@ def close(path: str, got: object, want: object, ctx: Context) -> str | None:
     if k == "exact":
         same = got == want and type(got) is type(want)
         return None if same else f"{path}: {got!r} != {want!r} (exact)"
+    if k == "claim text":
+        same = isinstance(got, str) and NUMBER.sub("#", got) == NUMBER.sub("#", want)
+        return None if same else f"{path}: {got!r} != {want!r} (claim text)"
     if isinstance(got, bool) or not isinstance(got, (int, float)):
         return f"{path}: {got!r} != {want!r} (not a number)"
     if math.isnan(want) or math.isnan(got):

@@ -90,6 +90,11 @@ def test_compare_catches_drift():
     assert compare({**want, "n": 3.0}, want), "an integer count that became a float"
     assert compare({**want, "n": 4}, want)
     assert compare({k: v for k, v in want.items() if k != "a"}, want)
+    claim = {"claims": {"k": {"measured": "plain 0.360 (100% flipped)", "verdict": "partly"}}}
+    other = {"claims": {"k": {"measured": "plain 0.361 (100% flipped)", "verdict": "partly"}}}
+    assert compare(other, claim) == [], "a claim's text: numbers masked"
+    other["claims"]["k"]["measured"] = "guided 0.360 (100% flipped)"
+    assert compare(other, claim), "a claim's text: words compared"
 
 
 def leaf(tree, keys):
@@ -213,7 +218,16 @@ def test_every_baseline_number_has_a_kind_and_each_kind_occurs():
                 stack += [(f"{path}[{i}]", v) for i, v in enumerate(node)]
             else:
                 seen.add(kind(path, node))
-    assert seen == {"timing", "exact", "attack", "unstable", "residual", "similarity", "magnitude"}
+    assert seen == {
+        "timing",
+        "exact",
+        "attack",
+        "unstable",
+        "claim text",
+        "residual",
+        "similarity",
+        "magnitude",
+    }
 
 
 def test_readme_states_the_rule_with_the_constants_in_the_code():
@@ -225,7 +239,8 @@ def test_readme_states_the_rule_with_the_constants_in_the_code():
         "ATTACK_RTOL": ATTACK_RTOL,
     }.items():
         assert re.search(rf"`{name}`[^\n|]*\|\s*`?{value:g}`?", readme), name
-    for k in ("timing", "exact", "attack", "unstable", "residual", "similarity", "magnitude"):
+    kinds = ("timing", "exact", "attack", "unstable", "claim text", "residual", "similarity")
+    for k in (*kinds, "magnitude"):
         assert f"| {k} |" in readme, k
 
 
