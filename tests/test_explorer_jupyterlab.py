@@ -34,20 +34,15 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import check_html  # noqa: E402
+
 STEM = "05_explorer"
 SMOKE = {"size": 64, "fc_size": 32, "fc_hidden": 512, "live_size": 64, "live_n": 64}
 NEW_N = 32  # a value of N the chapter's own drive never set
 SCREENSHOT = ROOT / "_build" / "screenshots" / "explorer-jupyterlab.png"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# Chromium's flags for this closed network: the same as make check-html's, plus headless
+CHROMIUM_FLAGS = ["--headless", *check_html.CHROMIUM_FLAGS]
 # JupyterLab settings for a quiet, deterministic front end: every cell stays in the page (no
 # virtual scrolling), the notebook's kernel starts without asking, no news or update checks
 # (they would reach for the network).
