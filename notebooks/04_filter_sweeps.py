@@ -322,12 +322,17 @@ rec.update(
 # :format: myst
 # ```
 #
-# A slope counts as the law when it is within 0.05 of $-1/2$ (partly within 0.1):
+# A slope counts as the law when it is within {glue:text}`slope_tol` of $-1/2$ (partly
+# within {glue:text}`slope_tol_partly`):
 
 
 # %%
+slope_tol = rec("slope_tol", 0.05)  # within this of -1/2: the law
+slope_tol_partly = rec("slope_tol_partly", 0.1)  # partly
+
+
 def slope_claim(key: str, slope: float, text: str) -> None:
-    verdict = H.near(slope, -0.5, 0.05, 0.1)  # within 0.05 of -1/2, partly 0.1
+    verdict = H.near(slope, -0.5, slope_tol, slope_tol_partly)
     rec.claim(key, "3-4", text, f"slope {slope:.3f} (theory -0.5)", verdict)
 
 

@@ -249,21 +249,24 @@ rec.quote("dp_plain_pool_edges")
 
 # %% [markdown]
 # Two claims of the ICML version are judged here. Max pooling makes DeconvNet reflect the input:
-# reproduced when its centred correlation with the input rises by more than 0.05, partly when it
-# rises at all. Max pooling leaves GBP unaffected: reproduced when GBP's correlation with the
-# limit moves by less than 0.05, partly by less than 0.15.
+# reproduced when its centred correlation with the input rises by more than
+# {glue:text}`maxpool_margin`, partly when it rises at all. Max pooling leaves GBP unaffected:
+# reproduced when GBP's correlation with the limit moves by less than
+# {glue:text}`maxpool_margin`, partly by less than {glue:text}`maxpool_gbp_partly`.
 
 # %%
+margin = rec("maxpool_margin", 0.05)  # a change in ρ that counts
+partly = rec("maxpool_gbp_partly", 0.15)  # GBP: partly unaffected below this change
 no, po = nopool["deconv"]["corr_input"], pool["deconv"]["corr_input"]
 text = "Max pooling makes DeconvNet reflect the input"
 measured = f"ρ(input) {no:.3f} → {po:.3f}"
-verdict = H.judge(po > no + 0.05, po > no)
+verdict = H.judge(po > no + margin, po > no)
 verdict = rec.claim("maxpool_deconv", "ICML", text, measured, verdict)
 
 # %%
 no, po = nopool["guided"]["corr_limit"], pool["guided"]["corr_limit"]
 measured = f"GBP ρ(limit) {no:.3f} → {po:.3f}"
-verdict = H.judge(abs(po - no) < 0.05, abs(po - no) < 0.15)
+verdict = H.judge(abs(po - no) < margin, abs(po - no) < partly)
 text = "Max pooling leaves GBP unaffected"
 verdict = rec.claim("maxpool_gbp", "ICML", text, measured, verdict)
 
@@ -786,11 +789,14 @@ rec.quote("todo_edges_spearman_word")
 
 # %% [markdown]
 # The claims of TODO 1 and 2 compare the trained network with its untrained twin: reproduced
-# when the trained map's score exceeds the untrained one's by more than 0.1, partly when it
-# exceeds it at all.
+# when the trained map's score exceeds the untrained one's by more than
+# {glue:text}`todo_margin`, partly when it exceeds it at all.
 
 
 # %%
+todo_margin = rec("todo_margin", 0.1)  # trained above untrained by more than this
+
+
 def trained_above(
     key: str, section: str, text: str, score: str, label: str
 ) -> None:
@@ -798,7 +804,7 @@ def trained_above(
     rule, name = score.split(".")
     t, u = todo["trained"][rule][name], todo["untrained"][rule][name]
     measured = f"{label} {t:.3f} vs {u:.3f} untrained"
-    rec.claim(key, section, text, measured, H.judge(t > u + 0.1, t > u))
+    rec.claim(key, section, text, measured, H.judge(t > u + todo_margin, t > u))
 
 
 text = "The plain saliency map of a trained net has structure"
