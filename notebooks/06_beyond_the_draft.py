@@ -482,7 +482,7 @@ note = notes.get(lm.name, f"set by -p model ({lm.source})")
 rec("model_note", note)
 rec("first_group", steps[0])
 rec("n_groups", len(steps))
-dead = [c["layer"] for c in independent["guided"] if c["zero_maps"] > 0]
+dead = [c["layer"] for c in independent["guided"] if c["degenerate_maps"] > 0]
 rec.update(dead_groups=", ".join(dead) if dead else "none")
 rec.quote("dead_groups")
 

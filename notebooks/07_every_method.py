@@ -307,7 +307,8 @@ rec.figure("fig_independent", curves("independent"))
 # one-channel Grad-CAM map is compared with every channel).
 
 # %%
-rec("gradcam_zero_last", 100 * runs["cascading"].curves["gradcam"][-1]["zero_map"])
+last_gradcam = runs["cascading"].curves["gradcam"][-1]
+rec("gradcam_degenerate_last", 100 * last_gradcam["degenerate"])
 final = runs["cascading"].final  # every group re-initialized
 resemble = {
     m: {
@@ -433,9 +434,10 @@ rec("random_input_others", float(np.nanmax(others)))
 # GBP's map correlates with the input at
 # {glue:text}`guided_backprop.resemblance.random.corr_input:.2f`; no other method
 # exceeds {glue:text}`random_input_others:.2f` in absolute value. Grad-CAM of the
-# fully random network is zero everywhere on {glue:text}`gradcam_zero_last:.0f`% of
-# the photos (its ReLU removes a CAM that is negative everywhere), so its rank
-# correlations there are undefined and left out of the curves.
+# fully random network is degenerate (zero or constant everywhere) on
+# {glue:text}`gradcam_degenerate_last:.0f`% of the photos (its ReLU removes a CAM
+# that is negative everywhere), so its similarities there are undefined: the curves
+# leave a gap at every step where a map is degenerate.
 #
 # ## Beside the sanity-checks paper
 #

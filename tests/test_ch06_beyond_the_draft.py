@@ -106,9 +106,12 @@ def test_independent_randomization(m):
     # all-zero maps (every photo) exactly where guided and plain lose the input: _blocks.15
     # alone leaves every ReLU6 of the trained head at <= 0 (see the test below); DeconvNet
     # ignores the forward masks and never gives a zero map
-    zero = {r: {s["layer"]: s["zero_maps"] for s in ind[r] if s["zero_maps"] > 0} for r in H.RULES}
+    zero = {
+        r: {s["layer"]: s["degenerate_maps"] for s in ind[r] if s["degenerate_maps"] > 0}
+        for r in H.RULES
+    }
     assert zero == {"guided": {"_blocks.15": 1.0}, "plain": {"_blocks.15": 1.0}, "deconv": {}}
-    assert all(s["zero_maps"] == 0.0 for r in H.RULES for s in casc[r])
+    assert all(s["degenerate_maps"] == 0.0 for r in H.RULES for s in casc[r])
     assert m["dead_groups"] == "_blocks.15"
     live = [i for i, s in enumerate(steps) if s != "_blocks.15"]
     # the top groups (steps 1.. differ from cascading: one group, not all above it): GBP and
@@ -347,4 +350,4 @@ def test_randomization_curves_identical_donor_changes_nothing():
     for r in H.RULES:
         assert len(curves[r]) == len(steps) and len(example[r]) == len(steps) + 1
         for row in curves[r]:
-            assert row["spearman_abs"] == pytest.approx(1.0) and row["zero_maps"] == 0.0
+            assert row["spearman_abs"] == pytest.approx(1.0) and row["degenerate_maps"] == 0.0

@@ -191,8 +191,25 @@ def test_sanity_reference_equals_the_books_metrics():
     hog_a, hog_b = (H.hog_features(H.normalize_map(m, "abs99")) for m in (a, b))
     assert got["hog"] == pytest.approx(spearmanr(hog_a, hog_b).statistic, abs=1e-12)
     same = H.SanityReference(a).compare(a)
+    assert same.pop("degenerate") == 0.0
     assert all(v == pytest.approx(1.0) for v in same.values())
-    assert np.isnan(H.SanityReference(a).compare(torch.zeros_like(a))["spearman_abs"])
+
+
+def test_similarities_to_a_degenerate_map_are_undefined():
+    """All zero, or constant up to rounding (a Grad-CAM map after randomization, say): every
+    sanity metric is NaN and the map is flagged, whichever side it is on."""
+    rng = np.random.default_rng(3)
+    a = torch.from_numpy(rng.standard_normal((3, 32, 32)))
+    rounding = 1.0 + 1e-7 * torch.from_numpy(rng.standard_normal((3, 32, 32)))
+    for flat in (torch.zeros_like(a), rounding, torch.full_like(a, 2.5)):
+        assert H.is_degenerate(flat)
+        got = H.SanityReference(a).compare(flat)
+        assert got["degenerate"] == 1.0
+        assert all(np.isnan(got[k]) for k in ("spearman_abs", "spearman", "ssim", "hog"))
+        back = H.SanityReference(flat).compare(a)
+        assert back["degenerate"] == 0.0 and np.isnan(back["spearman_abs"])
+        assert all(np.isnan(v) for v in H.sanity_similarity(a, flat).values())
+    assert not H.is_degenerate(a) and not H.is_degenerate(1.0 + 1e-3 * a)
 
 
 def test_map_class_invariance_is_chapter_ones_score():
@@ -241,7 +258,7 @@ def test_randomization_study_scores_every_method_against_its_reference(net, xs):
         assert len(scores[m]) == 3
         for b, s in enumerate(scores[m]):
             ref = refs[m][b].compare(maps[m][b])
-            assert s == {**ref, "zero_map": 0.0} or np.isnan(s["spearman_abs"])
+            assert s == ref and s["degenerate"] == 0.0 or np.isnan(s["spearman_abs"])
 
 
 # --- the prediction ----------------------------------------------------------------------------

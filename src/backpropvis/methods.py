@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .metrics import normalize_map, pearson, ssim
+from .metrics import is_degenerate, normalize_map, pearson, ssim
 from .randomization import randomizations
 from .rules import switchable_rules
 
@@ -326,33 +326,41 @@ class SanityReference:
     :meth:`compare` gives, for a new map, the metrics of Adebayo et al. (2018): ``spearman_abs``
     (Spearman of the ``"abs99"`` maps), ``spearman`` (of the ``"diverging"`` maps), ``ssim`` (of
     the ``"abs99"`` maps), as :func:`~backpropvis.metrics.sanity_similarity` computes them, and
-    ``hog`` (Spearman of the HOG features of the ``"abs99"`` maps). NaN where a map is constant.
+    ``hog`` (Spearman of the HOG features of the ``"abs99"`` maps), and ``degenerate``: 1.0
+    where the new map is degenerate (:func:`~backpropvis.metrics.is_degenerate`). Every
+    similarity is NaN (undefined) where either map is degenerate.
     """
 
     def __init__(self, m: Any) -> None:
+        self.degenerate = is_degenerate(m)
         self.abs = normalize_map(m, "abs99")
         self._abs_ranks = average_ranks(self.abs)
         self._div_ranks = average_ranks(normalize_map(m, "diverging"))
         self._hog_ranks = average_ranks(hog_features(self.abs))
 
     def compare(self, m: Any) -> dict[str, float]:
+        if self.degenerate or is_degenerate(m):
+            undefined = dict.fromkeys(("spearman_abs", "spearman", "ssim", "hog"), float("nan"))
+            return undefined | {"degenerate": float(is_degenerate(m))}
         new = normalize_map(m, "abs99")
         return {
             "spearman_abs": pearson(self._abs_ranks, average_ranks(new)),
             "spearman": pearson(self._div_ranks, average_ranks(normalize_map(m, "diverging"))),
             "ssim": ssim(self.abs, new),
             "hog": pearson(self._hog_ranks, average_ranks(hog_features(new))),
+            "degenerate": 0.0,
         }
 
 
 def map_class_invariance(maps: torch.Tensor) -> float:
     """Chapter 1's class-invariance score of ``T`` maps ``(T, C, H, W)`` of one image: the mean
-    off-diagonal Pearson correlation. Pairs with a constant map (an all-zero Grad-CAM, say) have
-    no correlation and are left out; NaN when no pair is left."""
+    off-diagonal Pearson correlation. Pairs with a degenerate map (an all-zero Grad-CAM, say:
+    :func:`~backpropvis.metrics.is_degenerate`) have no correlation and are left out; NaN when
+    no pair is left."""
     flat = maps.detach().flatten(1).double().cpu().numpy()
+    ok = np.array([not is_degenerate(m) for m in flat])
     flat = flat - flat.mean(1, keepdims=True)
     norms = np.linalg.norm(flat, axis=1)
-    ok = norms > 0
     if ok.sum() < 2:
         return float("nan")
     unit = flat[ok] / norms[ok, None]
@@ -380,8 +388,8 @@ def randomization_study(
 
     For each step, from the logits down, yields ``(label, scores, maps)``: ``scores[method]`` one
     :meth:`SanityReference.compare` dict per image (the map of the randomized model's own top
-    class against ``references[method][b]``, plus ``zero_map``: 1.0 where the new map is all
-    zero and the correlations undefined), ``maps[method]`` the maps ``(B, C, H, W)``.
+    class against ``references[method][b]``, with ``degenerate``: 1.0 where the new map is
+    degenerate and the similarities undefined), ``maps[method]`` the maps ``(B, C, H, W)``.
     ``settings`` go to :func:`attribution_maps`.
     """
     for label, net in randomizations(model, donor, groups, mode):
@@ -389,10 +397,7 @@ def randomization_study(
             net.requires_grad_(False), xs, "max", list(references), **settings
         )
         scores = {
-            m: [
-                ref.compare(maps[m][b]) | {"zero_map": float(not maps[m][b].any())}
-                for b, ref in enumerate(refs)
-            ]
+            m: [ref.compare(maps[m][b]) for b, ref in enumerate(refs)]
             for m, refs in references.items()
         }
         yield label, scores, maps

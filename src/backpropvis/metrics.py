@@ -24,6 +24,22 @@ def as_array(a: Any) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+#: A map whose dynamic range is within this fraction of its largest magnitude is constant up to
+#: float32 rounding (about a hundred float32 epsilons): no similarity to it is defined.
+DEGENERATE_RTOL = 1e-5
+
+
+def is_degenerate(m: Any) -> bool:
+    """True for a map with nothing to compare: all zero, not finite, or constant up to rounding
+    (``max - min <= DEGENERATE_RTOL * max |m|``), such as a Grad-CAM map whose ReLU removed a
+    class activation map that is negative everywhere. Similarities to it are undefined (NaN)."""
+    a = as_array(m)
+    if a.size == 0 or not np.isfinite(a).all():
+        return True
+    top = float(np.abs(a).max())
+    return top == 0 or float(a.max() - a.min()) <= DEGENERATE_RTOL * top
+
+
 def pearson(a: Any, b: Any) -> float:
     """Pearson correlation of two maps of the same shape (all pixels and channels)."""
     a, b = as_array(a).ravel(), as_array(b).ravel()
@@ -183,8 +199,11 @@ def sanity_similarity(a: Any, b: Any) -> dict[str, float]:
 
     ``spearman_abs``: Spearman of the ``"abs99"`` maps (channel sum of ``|m|``, clipped at the
     99th percentile); ``spearman``: of the signed ``"diverging"`` maps; ``ssim``: SSIM of the
-    ``"abs99"`` maps (see :func:`normalize_map`).
+    ``"abs99"`` maps (see :func:`normalize_map`). All three are NaN when either map is
+    degenerate (:func:`is_degenerate`).
     """
+    if is_degenerate(a) or is_degenerate(b):
+        return dict.fromkeys(("spearman_abs", "spearman", "ssim"), float("nan"))
     aa, ba = normalize_map(a, "abs99"), normalize_map(b, "abs99")
     ad, bd = normalize_map(a, "diverging"), normalize_map(b, "diverging")
     return {"spearman_abs": spearman(aa, ba), "spearman": spearman(ad, bd), "ssim": ssim(aa, ba)}

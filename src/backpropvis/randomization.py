@@ -18,7 +18,7 @@ from torch import nn
 from . import streams
 from ._checks import check_seed
 from .attribution import backprop_maps
-from .metrics import mean_std, sanity_similarity
+from .metrics import is_degenerate, mean_std, sanity_similarity
 
 
 def conv_relus(features: nn.Sequential) -> dict[str, int]:
@@ -154,8 +154,9 @@ def randomization_curves(
     At each step of :func:`randomizations` (``mode`` "cascading" or "independent") the maps of
     ``rules`` for the current model's top class are compared with ``original`` (``{rule: (B, 3,
     H, W)}``) by :func:`~backpropvis.metrics.sanity_similarity`. Returns ``(curves, steps,
-    example)``: ``curves[rule]`` one dict per step (``layer``, ``zero_maps``: the fraction of
-    photos whose map is exactly zero, and each metric's mean and ``_std`` over photos),
+    example)``: ``curves[rule]`` one dict per step (``layer``, ``degenerate_maps``: the
+    fraction of photos whose map is degenerate, zero or constant (its similarities are NaN:
+    :func:`~backpropvis.metrics.is_degenerate`), and each metric's mean and ``_std`` over photos),
     ``steps`` the step labels, ``example[rule]`` the first photo's original map, then its map
     after each step.
     """
@@ -168,7 +169,7 @@ def randomization_curves(
         for r in rules:
             pairs = zip(original[r], maps[r], strict=True)
             row = mean_std([sanity_similarity(a, b) for a, b in pairs])
-            zero = np.mean([bool((m == 0).all()) for m in maps[r]])
-            curves[r].append({"layer": label, "zero_maps": float(zero)} | row)
+            dead = np.mean([is_degenerate(m) for m in maps[r]])
+            curves[r].append({"layer": label, "degenerate_maps": float(dead)} | row)
             example[r].append(maps[r][0])
     return curves, steps, example
