@@ -123,14 +123,14 @@ LABEL = {
     "untrained": f"{untrained.arch} (untrained)",
     "vgg16_untrained": "VGG-16 (untrained)",
 }
-H.glue("trained_prep", trained.preprocessing)
+rec("trained_prep", trained.preprocessing)
 notes = {
     "vgg16": "the paper's own network, with torchvision's IMAGENET1K_V1 weights",
     "efficientnet_lite0": "not the paper's VGG-16: its ImageNet weights could not be "
     "loaded where this page was built, so the offline EfficientNet-Lite0 checkpoint "
     "stands in",
 }
-H.glue("model_note", notes.get(trained.name, f"set by -p model ({trained.source})"))
+rec("model_note", notes.get(trained.name, f"set by -p model ({trained.source})"))
 
 # %% [markdown]
 # A map is the input-space "gradient" of one logit $f_k$, computed with a backward rule $h$ at
@@ -154,7 +154,7 @@ top5 = rec("top5", {p: trained.top_k(x, 5) for p, x in images.items()}, glued=Fa
 rows = [[p] + [f"{name} ({prob:.2f})" for _, name, prob in top5[p]] for p in photos]
 rec.table("top5_table", ["photo"] + [f"top-{i}" for i in range(1, 6)], rows)
 _, top1_name, top1_prob = top5[photos[0]][0]
-H.glue("top1_first", f"{top1_name} (p = {top1_prob:.2f})")
+rec("top1_first", f"{top1_name} (p = {top1_prob:.2f})")
 
 # %% [markdown]
 # ```{glue:md} top5_table
@@ -459,7 +459,7 @@ pearson = sims[first, trained.name, "plain"]["pearson"]  # top classes vs the ot
 rec("plain_blocks_trained.top", H.mean_offdiagonal(pearson[:n_top, :n_top]))
 rec("plain_blocks_trained.rest", H.mean_offdiagonal(pearson[n_top:, n_top:]))
 top_classes = targets[first, trained.name][:n_top]
-H.glue("top_names", ", ".join(trained.categories[k] for k in top_classes))
+top_names = rec("top_names", ", ".join(trained.categories[k] for k in top_classes))
 
 # %% [markdown]
 # **Plain saliency map.** $\bar\rho$ lies between {glue:text}`class_invariance_min.plain:.3f`

@@ -305,7 +305,7 @@ slopes = {
 fc_slopes = H.loglog_slopes(fc_sizes, fc_err, fc_fit_min)  # per photo and seed
 rows = [[f"convnet, k = {k}", v.mean(), v.std(), -0.5] for k, v in slopes.items()]
 rows.append([f"FC, {fc_size}x{fc_size}", fc_slopes.mean(), fc_slopes.std(), -0.5])
-rec.table("slope_table", ["sweep", "slope", "std", "law"], rows)
+rec.table("slope_table", ["sweep", "slope", "std", "law"], rows, n=n_seeds)
 
 # %%
 rec("conv_error_slope", float(slopes[kernel_size].mean()))
@@ -546,7 +546,7 @@ rec.quote("limit_vs_input")
 c16 = conv_err[kernel_size][:, i16]
 j_big = big_sizes.index(claim_hidden) if claim_hidden in big_sizes else -1
 big_claim = big_err[j_big]
-rec("conv16_224_std", float(c16.std()))
+rec("conv16_224_std", float(c16.std()), n=n_seeds)
 rec("fc_224_needed_m", float(max(big_sizes) * (big_claim / c16.mean()) ** 2 / 1e6))
 rec("claim_word", "holds" if holds else "does not hold")
 rec("enough_word", "is not enough" if holds else "is enough")

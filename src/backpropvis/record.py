@@ -13,11 +13,17 @@
   ``<out_dir>/<stem>.json``.
 
 Searching the prose's glue name finds the line that computes the number.
+
+The record also knows what the page reads: ``metrics["page"]`` lists the glued names
+(``glued``), the glued tables with their cells (``tables``) and, for every glued spread (a name
+or table column ending in ``std``), how many photos or seeds it is taken over (``spreads``). The
+regression baselines assert exactly these, the claims and a few declared core numbers.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +31,9 @@ from IPython.display import Markdown
 
 from backpropvis.book import glue, glue_figure, markdown_table, save_metrics
 from backpropvis.verdicts import VERDICTS
+
+#: A spread: a name (or a table column) that ends in ``std``.
+SPREAD = re.compile(r"(^|[._ ])std$")
 
 
 class Record:
@@ -34,25 +43,43 @@ class Record:
         self.stem, self.out_dir = stem, out_dir
         self.metrics: dict[str, Any] = {}
         self.claims: dict[str, dict[str, str]] = {}
+        self.glued: set[str] = set()
+        self.tables: dict[str, dict[str, list]] = {}
+        self.spreads: dict[str, int] = {}
 
-    def __call__(self, name: str, value: Any, glued: bool = True) -> Any:
-        """Store ``value`` under ``name`` (dotted names nest) and glue it; returns ``value``."""
+    def _spread(self, name: str, n: int | None) -> None:
+        if n is not None:
+            self.spreads[name] = int(n)
+        elif SPREAD.search(name):
+            raise ValueError(
+                f"{self.stem}: {name!r} is a spread; say over how many photos or seeds (n=...)"
+            )
+
+    def __call__(self, name: str, value: Any, glued: bool = True, n: int | None = None) -> Any:
+        """Store ``value`` under ``name`` (dotted names nest) and glue it; returns ``value``.
+
+        ``n``: for a spread (a name ending in ``std``), the photos or seeds it is taken over.
+        """
         *parents, leaf = name.split(".")
         node = self.metrics
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
         if glued:
+            self._spread(name, n)
+            self.glued.add(name)
             glue(name, value)
         return value
 
-    def quote(self, *names: str) -> None:
+    def quote(self, *names: str, n: int | None = None) -> None:
         """Glue numbers already stored (by :meth:`update` or a computation that filled
         :attr:`metrics`) under their dotted names, for the prose to quote."""
         for name in names:
             node = self.metrics
             for part in name.split("."):
                 node = node[part]
+            self._spread(name, n)
+            self.glued.add(name)
             glue(name, node)
 
     def update(self, **values: Any) -> None:
@@ -60,8 +87,22 @@ class Record:
         for name, value in values.items():
             self(name, value, glued=False)
 
-    def table(self, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Glue a Markdown table for ``{glue:md}`name```; shown as a table outside the book."""
+    def table(
+        self,
+        name: str,
+        header: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        n: int | None = None,
+    ) -> None:
+        """Glue a Markdown table for ``{glue:md}`name```; shown as a table outside the book.
+
+        ``n``: where a column is a spread (its header ends in ``std``), the photos or seeds it
+        is taken over.
+        """
+        header, rows = [str(h) for h in header], [list(r) for r in rows]
+        if any(SPREAD.search(h) for h in header):
+            self._spread(f"tables.{name}", n)
+        self.tables[name] = {"header": header, "rows": rows}
         glue(name, Markdown(markdown_table(header, rows)))
 
     def figure(self, name: str, fig: Any, dpi: int = 100) -> None:
@@ -93,6 +134,12 @@ class Record:
         ]
         self.table(name, ["§", "claim", "measured", "verdict"], rows)
 
+    def page(self) -> dict[str, Any]:
+        """What the page reads: the glued names, the glued tables, and each spread's ``n``."""
+        return {"glued": sorted(self.glued), "tables": self.tables, "spreads": self.spreads}
+
     def save(self) -> None:
-        """Write the metrics, with the claims under ``"claims"``, to ``<out_dir>/<stem>.json``."""
-        save_metrics(self.out_dir, self.stem, {**self.metrics, "claims": self.claims})
+        """Write the metrics, with the claims under ``"claims"`` and what the page reads under
+        ``"page"``, to ``<out_dir>/<stem>.json``."""
+        metrics = {**self.metrics, "claims": self.claims, "page": self.page()}
+        save_metrics(self.out_dir, self.stem, metrics)
