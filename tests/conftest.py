@@ -55,10 +55,15 @@ def run_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params
     return json.loads(json.dumps(metrics))  # a copy: tests cannot change each other's
 
 
-def execute_chapter(stem: str, workdir: Path, notebook: Path | None = None, **params) -> dict:
-    """Execute the chapter now (no reuse); see :func:`run_chapter`."""
+def execute_chapter(
+    stem: str, workdir: Path, notebook: Path | None = None, env: dict | None = None, **params
+) -> dict:
+    """Execute the chapter now (no reuse); see :func:`run_chapter`. ``env``: environment
+    variables for the chapter's kernel (another CPU kernel path, say)."""
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / f"{stem}.ipynb"
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
     try:
         papermill.execute_notebook(
             str(notebook or NOTEBOOKS / f"{stem}.ipynb"),
@@ -74,6 +79,12 @@ def execute_chapter(stem: str, workdir: Path, notebook: Path | None = None, **pa
             f"chapter {stem} failed in cell {exc.exec_count} "
             f"({exc.ename}: {exc.evalue})\n{exc.source}"
         ) from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return json.loads((workdir / f"{stem}.json").read_text())
 
 
@@ -86,3 +97,25 @@ def chapter_runner():
 @pytest.fixture(scope="session")
 def update_baselines(request) -> bool:
     return bool(request.config.getoption("--update-baselines"))
+
+
+_DRIFT: list = []
+
+
+@pytest.fixture(scope="session")
+def drift_report() -> list:
+    """Where the baseline tests leave, per chapter, how far its reported (not asserted)
+    numbers moved; printed at the end of the run."""
+    return _DRIFT
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _DRIFT:
+        return
+    terminalreporter.section("baselines: asserted entries, and how far the reported numbers moved")
+    for stem, n_asserted, n_reported, moved in _DRIFT:
+        top = ", ".join(f"{p} {d:.2g}" for d, p in moved[:3]) or "none moved"
+        terminalreporter.write_line(
+            f"{stem}: {n_asserted} asserted, {n_reported} numbers only reported; "
+            f"largest moves of those: {top}"
+        )

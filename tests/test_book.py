@@ -216,7 +216,7 @@ VERDICTS = {
 def baseline_metrics() -> dict[str, dict]:
     return {
         src.stem: json.loads((ROOT / "tests" / "baselines" / f"{src.stem}.json").read_text())[
-            "metrics"
+            "reported"
         ]
         for src in SOURCES
     }
