@@ -1,6 +1,6 @@
 """Speed of backprop_map on VGG-16 at 224 x 224, as ratios measured side by side in one run.
 
-Targets (issue 2): one logit at most 1.15x a bare autograd gradient of that logit and no slower
+Targets: one logit at most 1.15x a bare autograd gradient of that logit and no slower
 than Captum's GuidedBackprop; eight logits in one call at most 0.7x eight single calls.
 Each ratio is the median over pairs timed back to back, A B then B A (benchmarks/paired.py).
 Run: .venv/bin/python benchmarks/bench_backprop.py [--repeats 6]

@@ -1,4 +1,4 @@
-"""Per-update time of the chapter-5 explorer (issue 7: at most 1 s at the default settings).
+"""Per-update time of the chapter-5 explorer (target: at most 1 s at the default settings).
 
 Drives the widget headless as a reader would: one control changed at a time, each change
 followed by the update a live kernel runs (cached computation and PNG rendering), timed wall

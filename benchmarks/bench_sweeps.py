@@ -1,6 +1,6 @@
 """Speed and memory of the nested sweeps of chapters 3-4, measured side by side in one run.
 
-Targets (issue 5):
+Targets:
 - a whole sweep costs at most 1.3x its largest member (convnet N = 1..1024 on 224 x 224;
   FC N_h = 100..100000 on 64 x 64);
 - FC with N_h = 100000 on 64 x 64 x 3: at most 15 s and 1.5 GB peak memory;

@@ -324,10 +324,13 @@ for (p, name, rule), mp in maps.items():
 
 
 def invariance(key: str, rule: str, metric: str = "pearson", photo=None) -> float:
-    """Mean off-diagonal similarity, averaged over photos (or for one photo)."""
-    ps = [photo] if photo else photos
-    sim = [sims[p, models[key].name, rule][metric] for p in ps]
-    return float(np.mean([H.mean_offdiagonal(s) for s in sim]))
+    """The class-invariance score, averaged over photos (or for one photo)."""
+    ps, name = [photo] if photo else photos, models[key].name
+    scores = [
+        H.class_invariance(maps[p, name, rule], metric, sims[p, name, rule])
+        for p in ps
+    ]
+    return float(np.mean(scores))
 
 
 # %%

@@ -424,7 +424,7 @@ rec.quote("depth_deconv_cross_after")
 # at a time (*cascading* randomization), or one block alone (*independent* randomization). They
 # recompute the map for the current model's top class and compare it with the original map by
 # the Spearman rank correlation of the absolute maps and of the signed maps, and by SSIM, after
-# their normalizations (`H.sanity_similarity`). A map that explains the model should change when
+# their normalizations (`H.SanityReference`). A map that explains the model should change when
 # the model is destroyed. Here a layer is re-initialized by copying it from the untrained network
 # of the same architecture and seed, i.e. the architecture's own initialization. The
 # {glue:text}`n_groups` groups of {glue:text}`model` are the stem, its stages of blocks, the
@@ -444,15 +444,19 @@ rec.update(model=lm.name, top_classes=top.tolist())
 
 
 # %%
-def curves(mode: str):
-    """``H.randomization_curves`` of the trained model, donor and photos above."""
-    return H.randomization_curves(
-        lm.model, donor.model, groups, mode, xt, orig, RULES
+def rule_maps(net):
+    """The three rules' maps of a randomized network, each for its own top class."""
+    return H.backprop_maps(net, xt, RULES)[0]
+
+
+runs = {
+    mode: H.randomization_run(
+        lm.model, donor.model, groups, orig, mode, rule_maps, hog=False
     )
-
-
-cascading, steps, example = curves("cascading")
-independent, _, _ = curves("independent")
+    for mode in ("cascading", "independent")
+}
+cascading, independent = runs["cascading"].curves, runs["independent"].curves
+steps, example = runs["cascading"].steps, runs["cascading"].example
 rec.update(cascading=cascading, independent=independent)
 rec.update(randomization_steps=steps)
 
@@ -482,7 +486,7 @@ note = notes.get(lm.name, f"set by -p model ({lm.source})")
 rec("model_note", note)
 rec("first_group", steps[0])
 rec("n_groups", len(steps))
-dead = [c["layer"] for c in independent["guided"] if c["degenerate_maps"] > 0]
+dead = [c["layer"] for c in independent["guided"] if c["degenerate"] > 0]
 rec.update(dead_groups=", ".join(dead) if dead else "none")
 rec.quote("dead_groups")
 

@@ -81,7 +81,8 @@ torch.manual_seed(seed)
 torch.set_num_threads(1)  # as chapter 6: small kernels, faster on one thread
 H.quiet_attribution_warnings()  # constant maps, Captum's and PyTorch's notes
 rec = H.Record("07_every_method", out_dir)
-METHODS, NAME = rec("methods", list(H.METHODS), glued=False), H.METHODS
+METHODS = rec("methods", list(H.METHODS), glued=False)
+NAME = {m: H.METHODS[m].label for m in METHODS}
 rec("size", size)
 rec("n_photos", len(photos))
 rec.update(photos=photos, seed=seed)
@@ -244,9 +245,16 @@ rec.table("ci_table", ["method", "mean ρ across logits"], rows)
 # %%
 groups = H.randomization_groups(lm.model)
 refs = H.sanity_references(orig)  # each original map, normalized and ranked once
+
+
+def method_maps(net):
+    """Every method's maps of a randomized network, each for its own top class."""
+    return H.attribution_maps(net, xs, "max", METHODS, **settings)[0]
+
+
 runs = {
     mode: H.randomization_run(
-        lm.model, donor.model, groups, xs, orig, refs, mode, **settings
+        lm.model, donor.model, groups, orig, mode, method_maps, refs
     )
     for mode in ("cascading", "independent")
 }
@@ -446,7 +454,7 @@ rec("random_input_others", float(np.nanmax(others)))
 # change markedly. DeconvNet is not among their methods.
 
 # %%
-paper = rec("sanity_checks_2018", H.SANITY_CHECKS_INSENSITIVE, glued=False)
+paper = rec("sanity_checks_2018", H.sanity_checks_2018(METHODS), glued=False)
 tested = [m for m in METHODS if paper[m] is not None]
 differ = [m for m in tested if paper[m] != results[m]["measured_insensitive"]]
 rec("n_sanity", len(tested))

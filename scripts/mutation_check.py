@@ -45,7 +45,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "guided-mask-dropped",
         "rules.h: guided backprop loses the forward mask (becomes DeconvNet)",
-        "src/backpropvis/rules.py",
+        "src/backpropvis/core/rules.py",
         'if rule == "deconv" or mask is None:',
         'if rule in ("deconv", "guided") or mask is None:',
         ("tests/test_reference_maps.py", "tests/test_rules.py", "tests/test_networks.py"),
@@ -54,7 +54,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "relu6-upper-bound-dropped",
         "rules: the ReLU6 forward mask is 1[a > 0] instead of 1[0 < a < 6]",
-        "src/backpropvis/rules.py",
+        "src/backpropvis/core/rules.py",
         "mask = y > 0 if ctx.upper is None else (y > 0) & (y < ctx.upper)",
         "mask = y > 0",
         ("tests/test_reference_maps.py", "tests/test_rules.py"),
@@ -66,7 +66,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "limit-patch-norm-squared",
         "theory: Eq. (5)'s limit divides each patch by ||y_j||^2 instead of ||y_j||",
-        "src/backpropvis/theory.py",
+        "src/backpropvis/core/theory.py",
         "inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny), 0.0)",
         "inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny) ** 2, 0.0)",
         ("tests/test_theory.py", "tests/test_networks.py"),
@@ -75,7 +75,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "fc-limit-norm-squared",
         "theory: Eq. (7)'s limit is x / ||x||^2 instead of x / ||x||",
-        "src/backpropvis/theory.py",
+        "src/backpropvis/core/theory.py",
         "return x / x.norm().clamp_min(torch.finfo(x.dtype).tiny)",
         "return x / x.norm().clamp_min(torch.finfo(x.dtype).tiny) ** 2",
         ("tests/test_theory.py",),
@@ -84,7 +84,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "imagenet-std-changed",
         "images: ImageNet green std 0.224 -> 0.226",
-        "src/backpropvis/images.py",
+        "src/backpropvis/core/images.py",
         '"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),',
         '"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.226, 0.225)),',
         ("tests/test_preprocess_constants.py", "tests/test_images.py"),
@@ -93,7 +93,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "centered-mean-bgr",
         "images: the VGG mean pixel in Caffe's BGR order on an RGB image",
-        "src/backpropvis/images.py",
+        "src/backpropvis/core/images.py",
         '"centered": ((123.68 / 255, 116.779 / 255, 103.939 / 255), (1.0, 1.0, 1.0)),',
         '"centered": ((103.939 / 255, 116.779 / 255, 123.68 / 255), (1.0, 1.0, 1.0)),',
         ("tests/test_preprocess_constants.py", "tests/test_images.py"),
@@ -102,7 +102,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "claim-judged-with-flipped-rule",
         "verdicts.at_least: reproduced when value <= good (chapter 1 judges two claims with it)",
-        "src/backpropvis/verdicts.py",
+        "src/backpropvis/claims/verdicts.py",
         "return judge(value >= good, partial is not None and value >= partial)",
         "return judge(value <= good, partial is not None and value >= partial)",
         (
@@ -129,7 +129,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "convnet-features-no-relu",
         "networks: ThreeLayerConvNet.features returns the convolution without its ReLU",
-        "src/backpropvis/networks.py",
+        "src/backpropvis/core/networks.py",
         "return self.relu(self.conv(x))",
         "return self.conv(x)",
         ("tests/test_networks.py",),
@@ -137,8 +137,8 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "readout-weights-one-stream",
-        "randomization.LayerReadouts: every layer's V_l drawn from the stream index 0",
-        "src/backpropvis/randomization.py",
+        "networks.LayerReadouts: every layer's V_l drawn from the stream index 0",
+        "src/backpropvis/core/networks.py",
         "v = streams.READOUTS.randn(tuple(x.shape[1:]), self.seed, i).to(x)",
         "v = streams.READOUTS.randn(tuple(x.shape[1:]), self.seed, 0).to(x)",
         ("tests/test_randomization.py",),

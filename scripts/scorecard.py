@@ -1,9 +1,9 @@
 """The reproduction scorecard: each claim of the paper, the chapter that tests it, the measured
 number and its verdict, rendered from the chapters' metrics files.
 
-Each chapter states its claims and judges them once (``Record.claim`` with the verdict rule of
-``backpropvis.verdicts``) and writes them into ``<chapter>.json`` under ``"claims"``; this page
-only renders them, so the chapter's prose and the scorecard cannot disagree. `make book` calls
+Each chapter states its claims and judges them once (``Record.claim`` with the verdict rule
+of ``backpropvis.claims.verdicts``) and writes them into ``<chapter>.json`` under ``"claims"``;
+this page only renders them, so the chapter's prose and the scorecard cannot disagree. `make book` calls
 `write_scorecard` after executing the chapters; the page is generated into the staged sources as
 book/scorecard.md. Run alone: python scripts/scorecard.py _build/metrics out.md
 """
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backpropvis.verdicts import CORRECTED, NOT_REPRODUCED, PARTLY, REPRODUCED
+from backpropvis.claims.verdicts import CORRECTED, NOT_REPRODUCED, PARTLY, REPRODUCED
 
 BADGES = {  # plain text: headless and print fonts often lack emoji
     REPRODUCED: "**reproduced**",
@@ -99,9 +99,9 @@ def render(
         "",
         "Every claim of the paper that the book tests, the chapter that tests it, the number it",
         "measured when this book was built, and the verdict the chapter computed from that number",
-        "by the rule in `src/backpropvis/verdicts.py` (no verdict is typed by hand). *Corrected*",
-        "means the claim's picture holds but a stated constant or number is wrong; the chapter",
-        "gives the right one.",
+        "by the rule in `src/backpropvis/claims/verdicts.py` (no verdict is typed by hand).",
+        "*Corrected* means the claim's picture holds but a stated constant or number is wrong; the",
+        "chapter gives the right one.",
         "",
         f"Summary: {verdict_counts(table)}.",
         "",

@@ -1,4 +1,4 @@
-"""Issue 18: any torchvision classifier or a local checkpoint, offline.
+"""Any torchvision classifier or a local checkpoint, offline.
 
 Untrained ``resnet18`` (``nn.ReLU`` modules reused and in place), ``densenet121`` (functional
 ``F.relu``), ``mobilenet_v2`` (``nn.ReLU6``) and ``vgg11_bn`` (one ``nn.ReLU`` module per
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import helpers as H
+from backpropvis.core.models import model_names
 
 SIZE = 64
 TARGETS = [1, 482]
@@ -180,7 +181,7 @@ def test_trained_name_offline_fails_at_once_saying_how_to_supply_weights(monkeyp
         H.load_model("resnet50")
     with pytest.raises(ValueError, match="did you mean resnet50"):
         H.load_model("resnet5")
-    assert {"auto", "resnet50", "resnet50_untrained", "efficientnet_lite0"} <= set(H.model_names())
+    assert {"auto", "resnet50", "resnet50_untrained", "efficientnet_lite0"} <= set(model_names())
 
 
 def test_chapter_1_runs_on_an_untrained_resnet18(chapter_runner, tmp_path_factory):

@@ -1,4 +1,4 @@
-"""Bad input gets a clear error or a clear warning, never a silently wrong map (issue 15).
+"""Bad input gets a clear error or a clear warning, never a silently wrong map.
 
 ONE table, :data:`CASES`: every bad input a new user meets (photos from a phone or a print
 shop, their own models, papermill from the shell, the explorer's upload button), with the entry
@@ -26,7 +26,10 @@ from PIL import Image
 from torch import nn
 
 import helpers as H
-from backpropvis.explorer.model import ExplorerModel
+from backpropvis.core.checks import InputWarning
+from backpropvis.core.images import decode_image
+from backpropvis.core.memory import TooLargeError
+from backpropvis.studies.explorer.model import ExplorerModel
 
 OK = "accepted"
 
@@ -171,14 +174,14 @@ CASES: list[Case] = [
         "load_image",
         "1 x 1 image",
         lambda e: H.load_image(e["one.png"]),
-        H.InputWarning,
+        InputWarning,
         "upscaled 224x",
     ),
     Case(
         "load_image",
         "2 x 600 strip",
         lambda e: H.load_image(e["strip.png"]),
-        H.InputWarning,
+        InputWarning,
         "center-cropped to 2 x 2",
     ),
     Case(
@@ -206,7 +209,7 @@ CASES: list[Case] = [
         "load_image",
         "size=10000 beyond memory",
         lambda e: H.load_image("chelsea", 10000),
-        H.TooLargeError,
+        TooLargeError,
         "would need about 2.4 GB",
         limit=1e9,
     ),
@@ -221,8 +224,8 @@ CASES: list[Case] = [
     Case(
         "explorer upload",
         "decoded PNG beyond memory",
-        lambda e: H.decode_image(e["big_png"], "big.png", 64),
-        H.TooLargeError,
+        lambda e: decode_image(e["big_png"], "big.png", 64),
+        TooLargeError,
         "decoding image big.png (3000 x 3000",
         limit=3e7,
     ),
@@ -368,7 +371,7 @@ CASES: list[Case] = [
         "backprop_map",
         "model in training mode (dropout, BN)",
         lambda e: bn_unchanged(),
-        H.InputWarning,
+        InputWarning,
         "the attribution runs in eval mode",
     ),
     Case(
@@ -382,14 +385,14 @@ CASES: list[Case] = [
         "backprop_map",
         "float64 image",
         lambda e: H.backprop_map(Small(), X.double(), 0),
-        H.InputWarning,
+        InputWarning,
         "converted x to float32",
     ),
     Case(
         "backprop_maps",
         "float16 images",
         lambda e: H.backprop_maps(Small(), X[None].half()),
-        H.InputWarning,
+        InputWarning,
         "xs is float16",
     ),
     Case(
@@ -418,7 +421,7 @@ CASES: list[Case] = [
         "load_model",
         "VGG-16 beyond memory",
         lambda e: H.load_model("vgg16_untrained"),
-        H.TooLargeError,
+        TooLargeError,
         "138 M float32 weights",
         limit=1e8,
     ),
@@ -471,7 +474,7 @@ CASES: list[Case] = [
         "ThreeLayerConvNet",
         "n_filters=10**9",
         lambda e: H.ThreeLayerConvNet(10**9),
-        H.TooLargeError,
+        TooLargeError,
         "the filters would need about 1.76 TB",
         limit=1e10,
     ),
@@ -481,7 +484,7 @@ CASES: list[Case] = [
         lambda e: H.ThreeLayerConvNet(256, 7, n_logits=2).select_logits(
             torch.zeros(1, 3, 2000, 2000), [0]
         ),
-        H.TooLargeError,
+        TooLargeError,
         "N=256 on a (2000, 2000) input",
         limit=1e9,
     ),
@@ -489,7 +492,7 @@ CASES: list[Case] = [
         "FullyConnectedNet",
         "in_shape (3, 10**5, 10**5)",
         lambda e: H.FullyConnectedNet((3, 10**5, 10**5), 4),
-        H.TooLargeError,
+        TooLargeError,
         "a block of 256 hidden units",
         limit=1e10,
     ),
@@ -504,7 +507,7 @@ CASES: list[Case] = [
         "PatchNet1D",
         "d=10**6",
         lambda e: H.PatchNet1D(10**6),
-        H.TooLargeError,
+        TooLargeError,
         "the patch matrices D_j",
         limit=1e10,
     ),
@@ -677,8 +680,8 @@ def test_bad_input(case: Case, env, monkeypatch, tmp_path) -> None:
         assert case.phrase in str(info.value), str(info.value)
 
 
-def test_table_covers_the_issue() -> None:
-    """The table holds at least the issue's list (45 cases when it was written)."""
+def test_table_covers_every_entry_point() -> None:
+    """The table holds at least 45 cases, over every entry point a reader calls."""
     assert len(CASES) >= 45
     entries = {c.entry for c in CASES}
     assert {"load_image", "backprop_map", "backprop_maps", "load_model", "Explorer.set"} <= entries

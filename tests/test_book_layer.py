@@ -6,16 +6,18 @@ import numpy as np
 import torch
 
 import helpers as H
+from backpropvis.book.glue import glue, markdown_table, save_metrics
+from backpropvis.claims.verdicts import CORRECTED, NOT_REPRODUCED, PARTLY
 
 
 def test_metrics_file(tmp_path):
-    path = H.save_metrics(tmp_path, "demo", {"a": np.float32(1.5), 2: torch.tensor([1.0])})
+    path = save_metrics(tmp_path, "demo", {"a": np.float32(1.5), 2: torch.tensor([1.0])})
     assert path.read_text().count('"a": 1.5') == 1
 
 
 def test_glue_shows_nothing_twice(capsys):
     # A cell ending in a glue call must not display the value again as the cell's result.
-    assert H.glue("answer", 42) is None
+    assert glue("answer", 42) is None
     assert capsys.readouterr().out in ("", "answer = 42\n")  # printed only without myst-nb
 
 
@@ -27,8 +29,8 @@ def test_glue_without_myst_nb_shows_tables_rendered_and_numbers_readable(monkeyp
     shown = []
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as in Colab
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    H.glue("law_table", Markdown(H.markdown_table(["a", "b"], [[1, 0.5]])))
-    H.glue("slope", -0.50123456)
+    glue("law_table", Markdown(markdown_table(["a", "b"], [[1, 0.5]])))
+    glue("slope", -0.50123456)
     assert shown[0]._repr_markdown_().startswith("| a | b |")
     assert shown[1]._repr_markdown_() == "`slope` = **-0.5012**"
 
@@ -59,12 +61,12 @@ def test_record_stores_under_the_glued_name_and_saves_claims(tmp_path, monkeypat
 
 def test_the_verdict_rule():
     assert H.at_least(0.95, 0.9, 0.5) == H.REPRODUCED
-    assert H.at_least(0.6, 0.9, 0.5) == H.PARTLY
-    assert H.at_least(0.4, 0.9, 0.5) == H.NOT_REPRODUCED
-    assert H.at_most(0.2, 0.1) == H.NOT_REPRODUCED
+    assert H.at_least(0.6, 0.9, 0.5) == PARTLY
+    assert H.at_least(0.4, 0.9, 0.5) == NOT_REPRODUCED
+    assert H.at_most(0.2, 0.1) == NOT_REPRODUCED
     assert H.near(-0.47, -0.5, 0.05) == H.REPRODUCED
-    assert H.near(-0.42, -0.5, 0.05, 0.1) == H.PARTLY
-    assert H.versus_paper(0.399, 0.798, 0.05) == H.CORRECTED
+    assert H.near(-0.42, -0.5, 0.05, 0.1) == PARTLY
+    assert H.versus_paper(0.399, 0.798, 0.05) == CORRECTED
     assert H.versus_paper(0.80, 0.798, 0.05) == H.REPRODUCED
 
 
@@ -87,7 +89,7 @@ def test_papermill_list_parameters():
 def test_claims_keep_the_order_they_were_stated(tmp_path):
     import json
 
-    H.save_metrics(tmp_path, "demo", {"b": 1, "a": {"z": 1, "y": 2}, "claims": {"z": 1, "a": 2}})
+    save_metrics(tmp_path, "demo", {"b": 1, "a": {"z": 1, "y": 2}, "claims": {"z": 1, "a": 2}})
     saved = json.loads((tmp_path / "demo.json").read_text())
     assert list(saved) == ["a", "b", "claims"] and list(saved["a"]) == ["y", "z"]
     assert list(saved["claims"]) == ["z", "a"]
@@ -101,6 +103,6 @@ def test_glue_passes_numpy_and_tensor_scalars_as_python_numbers(monkeypatch):
     fake = types.ModuleType("myst_nb")
     fake.glue = lambda name, value, display=False: got.update({name: value})
     monkeypatch.setitem(sys.modules, "myst_nb", fake)
-    H.glue("a", np.float64(0.25))
-    H.glue("b", torch.tensor(3))
+    glue("a", np.float64(0.25))
+    glue("b", torch.tensor(3))
     assert type(got["a"]) is float and type(got["b"]) is int  # {glue:text}`a:.2f` formats them

@@ -18,6 +18,7 @@ from test_book import VERDICTS
 from torch import nn
 
 import helpers as H
+from backpropvis.studies.randomization import randomizations
 
 STEM = "06_beyond_the_draft"
 SMOKE = {
@@ -107,11 +108,10 @@ def test_independent_randomization(m):
     # alone leaves every ReLU6 of the trained head at <= 0 (see the test below); DeconvNet
     # ignores the forward masks and never gives a zero map
     zero = {
-        r: {s["layer"]: s["degenerate_maps"] for s in ind[r] if s["degenerate_maps"] > 0}
-        for r in H.RULES
+        r: {s["layer"]: s["degenerate"] for s in ind[r] if s["degenerate"] > 0} for r in H.RULES
     }
     assert zero == {"guided": {"_blocks.15": 1.0}, "plain": {"_blocks.15": 1.0}, "deconv": {}}
-    assert all(s["degenerate_maps"] == 0.0 for r in H.RULES for s in casc[r])
+    assert all(s["degenerate"] == 0.0 for r in H.RULES for s in casc[r])
     assert m["dead_groups"] == "_blocks.15"
     live = [i for i, s in enumerate(steps) if s != "_blocks.15"]
     # the top groups (steps 1.. differ from cascading: one group, not all above it): GBP and
@@ -138,7 +138,7 @@ def test_blocks_15_alone_switches_the_trained_head_off():
     if lm.name != "efficientnet_lite0":
         pytest.skip(f"the dead step is EfficientNet-Lite0's; the trained model is {lm.name}")
     groups = H.randomization_groups(lm.model)
-    steps = H.randomizations(lm.model, donor.model, groups, "independent")
+    steps = randomizations(lm.model, donor.model, groups, "independent")
     model = next(mdl for label, mdl in steps if label == "_blocks.15")
     acts = []  # EfficientNet-Lite0's one `_swish` ReLU6 serves the stem and, last, the head
     hook = model._swish.register_forward_hook(lambda mod, i, o: acts.append(i[0]))
@@ -259,17 +259,17 @@ def test_randomization_groups_and_copies():
     assert len(groups) == 10 and sum(len(n) for _, n in groups) == 16 + 5
     vgg_labels = [g for g, _ in H.randomization_groups(H.load_model("vgg16_untrained").model)]
     assert len(vgg_labels) == 16 and vgg_labels[-1] == "classifier.6"
-    cascade = list(H.randomizations(trained, donor, groups, "cascading"))
+    cascade = list(randomizations(trained, donor, groups, "cascading"))
     assert [lab for lab, _ in cascade] == labels[::-1]
     last = cascade[-1][1].state_dict()
     assert all(torch.equal(v, donor.state_dict()[k]) for k, v in last.items())
-    label, one = next(H.randomizations(trained, donor, groups, "independent"))
+    label, one = next(randomizations(trained, donor, groups, "independent"))
     changed = {
         k for k, v in one.state_dict().items() if not torch.equal(v, trained.state_dict()[k])
     }
     assert label == "_fc" and changed and all(k.startswith("_fc.") for k in changed)
     with pytest.raises(ValueError):
-        next(H.randomizations(trained, donor, groups, "sideways"))
+        next(randomizations(trained, donor, groups, "sideways"))
 
 
 def test_fgsm_and_pgd_stay_in_the_ball():
@@ -333,7 +333,7 @@ def test_attack_summary_by_hand():
     assert s["l2_relative"] == pytest.approx((2 / 255) / math.sqrt(12 * 0.25) / 2)
 
 
-def test_randomization_curves_identical_donor_changes_nothing():
+def test_randomization_run_with_an_identical_donor_changes_nothing():
     """With the donor a copy of the model, every step leaves every map as it was."""
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -343,11 +343,12 @@ def test_randomization_curves_identical_donor_changes_nothing():
     groups = H.randomization_groups(model)
     xs = torch.randn(2, 3, 10, 10)
     orig, _ = H.backprop_maps(model, xs, H.RULES)
-    curves, steps, example = H.randomization_curves(
-        model, donor, groups, "cascading", xs, orig, H.RULES
-    )
-    assert steps == [g for g, _ in groups][::-1]
+    run = H.randomization_run(
+        model, donor, groups, orig, "cascading",
+        lambda net: H.backprop_maps(net, xs, H.RULES)[0], hog=False,
+    )  # fmt: skip
+    assert run.steps == [g for g, _ in groups][::-1]
     for r in H.RULES:
-        assert len(curves[r]) == len(steps) and len(example[r]) == len(steps) + 1
-        for row in curves[r]:
-            assert row["spearman_abs"] == pytest.approx(1.0) and row["degenerate_maps"] == 0.0
+        assert len(run.curves[r]) == len(run.steps) and len(run.example[r]) == len(run.steps) + 1
+        for row in run.curves[r]:
+            assert row["spearman_abs"] == pytest.approx(1.0) and row["degenerate"] == 0.0

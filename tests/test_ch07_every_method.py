@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import helpers as H
+from backpropvis.claims.verdicts import PARTLY
 
 STEM = "07_every_method"
 SMOKE = {
@@ -53,7 +54,7 @@ def test_verdicts_are_computed_from_the_measurements(m):
         upper = np.nanmean([s["spearman_abs"] for s in r["cascading"][:n_upper]])
         assert r["upper_half_spearman_abs"] == pytest.approx(upper)
         assert r["measured_insensitive"] == bool(upper >= 0.5)
-        assert r["predicted_insensitive"] == H.METHOD_INGREDIENTS[name].predicted_insensitive
+        assert r["predicted_insensitive"] == H.METHODS[name].ingredients.predicted_insensitive
         agree = r["predicted_insensitive"] == r["measured_insensitive"]
         assert r["verdict"] == ("agree" if agree else "disagree")
 
@@ -98,7 +99,7 @@ def test_claims_are_stated_with_their_verdicts(m):
         "every_method_class_invariance",
         "every_method_sanity_checks",
     }
-    assert {k: c["verdict"] for k, c in claims.items()} == dict.fromkeys(claims, H.PARTLY)
+    assert {k: c["verdict"] for k, c in claims.items()} == dict.fromkeys(claims, PARTLY)
     assert claims["every_method_prediction"]["section"] == "Eq. (2), extended"
     assert claims["every_method_class_invariance"]["section"] == "2 (c), extended"
     assert claims["every_method_sanity_checks"]["section"] == "Adebayo"

@@ -1,5 +1,5 @@
 """The chapters read like a paper with working code: short cells, code that fits its box, and
-every glued number findable from the prose (issue 14 and 16's reading standards)."""
+every glued number findable from the prose."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import helpers as H
-from backpropvis._checks import parse_targets, resolve_targets
+from backpropvis.core.checks import parse_targets, resolve_targets
 
 
 def test_parse_targets_accepts_ints_max_and_lists():
@@ -64,5 +64,8 @@ def test_a_string_rules_value_is_one_rule():
     torch.testing.assert_close(maps["guided"][0], H.backprop_map(conv, x, 2, "guided"))
     fc = H.FullyConnectedNet((3, 12, 12), 8, n_logits=5)
     assert H.fc_map_sweep(fc, x, rules="guided").shape == (1, 1, 1, 1, 3, 12, 12)
-    with pytest.raises(ValueError, match="'max' must stand alone"):
-        H.backprop_maps(conv, x[None], targets=["max", 1])
+    both, idx = H.backprop_maps(conv, torch.stack([x, x]), "guided", ["max", 1])
+    top = int(conv(x[None]).argmax())
+    assert both["guided"].shape == (2, 2, 3, 12, 12) and idx.tolist() == [[top, top], [1, 1]]
+    torch.testing.assert_close(both["guided"][0, 1], H.backprop_map(conv, x, "max", "guided"))
+    torch.testing.assert_close(both["guided"][1, 0], H.backprop_map(conv, x, 1, "guided"))

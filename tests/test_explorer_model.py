@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import helpers as H
-from backpropvis.explorer.model import ExplorerModel
+from backpropvis.studies.explorer.model import ExplorerModel
 
 
 def test_headless_model_resolves_logits_and_computes_without_ipywidgets():

@@ -8,6 +8,7 @@ import torch
 from skimage import io
 
 import helpers as H
+from backpropvis.core.checks import InputWarning
 
 
 @pytest.mark.parametrize("name", ["chelsea", "camera", "coffee"])
@@ -77,7 +78,7 @@ def test_phone_photos_load_upright_and_animations_give_their_first_frame(tmp_pat
     )
     frames = [Image.new("RGB", (40, 40), c) for c in ((250, 0, 0), (0, 0, 250))]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
-    with pytest.warns(H.InputWarning, match="has 2 frames"):
+    with pytest.warns(InputWarning, match="has 2 frames"):
         x = H.load_image(tmp_path / "anim.gif", 32)
     assert float(x[0].mean()) > 0.9 and float(x[2].mean()) < 0.1
 

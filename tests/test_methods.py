@@ -1,4 +1,4 @@
-"""The attribution methods of chapter 7 (backpropvis.methods): each map on a tiny plain-ReLU
+"""The attribution methods of the registry (backpropvis.methods): each map on a tiny plain-ReLU
 network against Captum or a hand computation, Captum against the book's rules, the sanity-check
 metrics against the book's own, randomization touching only the layers it names, the computed
 prediction, and the model randomization metric against Quantus's MPRT."""
@@ -14,6 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import helpers as H
+from backpropvis.claims.verdicts import NOT_REPRODUCED, PARTLY
+from backpropvis.core.metrics import is_degenerate, spearman
+from backpropvis.methods.cam import gradcam_layer
+from backpropvis.methods.modified import captum_rules_apply
+from backpropvis.methods.registry import Ingredients, register
+from backpropvis.studies.randomization import randomizations, weight_changes
+from backpropvis.studies.sanity import average_ranks, hog_features
 
 captum_attr = pytest.importorskip("captum.attr")
 
@@ -97,11 +104,11 @@ def test_integrated_gradients_is_captum_and_complete(net, xs):
 
 
 def test_guided_and_deconv_captum_equals_the_books_rules(net, xs):
-    assert H.captum_rules_apply(net)
+    assert captum_rules_apply(net)
     maps = maps_of(net, xs, ["guided_backprop", "deconvnet"])  # Captum on a plain-ReLU model
     gb = captum_attr.GuidedBackprop(net).attribute(xs.clone(), target=TARGETS)
     torch.testing.assert_close(maps["guided_backprop"], gb, **CLOSE)
-    book = H.rule_maps(net, xs, torch.tensor(TARGETS), ["guided", "deconv", "plain"])
+    book, _ = H.backprop_maps(net, xs, ["guided", "deconv", "plain"], per_image=TARGETS)
     torch.testing.assert_close(maps["guided_backprop"], book["guided"], **CLOSE)
     torch.testing.assert_close(maps["deconvnet"], book["deconv"], **CLOSE)
     torch.testing.assert_close(book["plain"], autograd_grad(net, xs), **CLOSE)
@@ -110,10 +117,35 @@ def test_guided_and_deconv_captum_equals_the_books_rules(net, xs):
         torch.testing.assert_close(book["guided"][b], ref, **CLOSE)
 
 
+def test_every_registered_method_matches_its_reference(net, xs):
+    """Each registry entry with a reference computation (Captum, or autograd by hand) against
+    the map the registry computes, on a plain-ReLU network; the ReLU6 twin for the book's rules.
+    """
+    with_reference = [m for m, entry in H.METHODS.items() if entry.reference is not None]
+    assert len(with_reference) >= 6
+    for model in (net, tiny_net(nn.ReLU6, seed=2)):
+        maps = maps_of(model, xs)
+        for m in with_reference:
+            if m.endswith("gradcam") and not captum_rules_apply(model):
+                continue  # Captum's GuidedGradCam is plain on ReLU6 (tested below)
+            want = H.METHODS[m].reference(model, xs, TARGETS)
+            torch.testing.assert_close(maps[m], want, **CLOSE, msg=m)
+
+
+def test_registry_entries_say_what_they_are():
+    for key, entry in H.METHODS.items():
+        assert entry.key == key and entry.label
+        assert entry.ingredients.backward in H.RULES
+        assert isinstance(entry.implementation(tiny_net()), str)
+        assert entry.sanity_checks in (True, False, None)
+    with pytest.raises(ValueError, match="registered twice"):
+        register(H.METHODS["saliency"])
+
+
 def test_relu6_model_uses_the_books_rules_where_captum_silently_is_plain():
     net6 = tiny_net(nn.ReLU6, seed=2)
     x = 3 * torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(4))
-    assert not H.captum_rules_apply(net6)
+    assert not captum_rules_apply(net6)
     impl = H.method_implementations(net6)
     assert "book" in impl["guided_backprop"] and "book" in impl["deconvnet"]
     maps, _ = H.attribution_maps(net6, x, [1, 3], ["guided_backprop"])
@@ -127,7 +159,7 @@ def test_relu6_model_uses_the_books_rules_where_captum_silently_is_plain():
 
 def test_gradcam_by_hand_and_guided_gradcam_is_captum(net, xs):
     maps = maps_of(net, xs, ["gradcam", "guided_gradcam", "guided_backprop"])
-    layer, to_input = H.gradcam_layer(net)
+    layer, to_input = gradcam_layer(net)
     assert layer is net[3] and not to_input  # the last ReLU's output
     # hand computation: alpha_c = spatial mean of df/dA_c, relu(sum_c alpha_c A_c), bilinear
     xg = xs.clone().requires_grad_(True)
@@ -146,11 +178,11 @@ def test_gradcam_by_hand_and_guided_gradcam_is_captum(net, xs):
 
 def test_gradcam_layer_of_the_book_models():
     eff = H.load_model("efficientnet_lite0_untrained").model
-    assert H.gradcam_layer(eff) == (eff._avg_pooling, True)
+    assert gradcam_layer(eff) == (eff._avg_pooling, True)
     vgg = H.load_model("vgg16_untrained").model
-    assert H.gradcam_layer(vgg) == (vgg.avgpool, True)
+    assert gradcam_layer(vgg) == (vgg.avgpool, True)
     with pytest.raises(ValueError):
-        H.gradcam_layer(nn.Sequential(nn.Linear(3, 2)))
+        gradcam_layer(nn.Sequential(nn.Linear(3, 2)))
 
 
 def test_attribution_maps_argument_checks(net, xs):
@@ -174,8 +206,8 @@ def test_average_ranks_equal_scipy():
 
     rng = np.random.default_rng(0)
     a = np.round(rng.standard_normal(500), 1)  # many ties
-    np.testing.assert_allclose(H.average_ranks(a), rankdata(a))
-    np.testing.assert_allclose(H.average_ranks(np.zeros(4)), [2.5] * 4)
+    np.testing.assert_allclose(average_ranks(a), rankdata(a))
+    np.testing.assert_allclose(average_ranks(np.zeros(4)), [2.5] * 4)
 
 
 def test_sanity_reference_equals_the_books_metrics():
@@ -188,7 +220,7 @@ def test_sanity_reference_equals_the_books_metrics():
     want = H.sanity_similarity(a, b)
     for key in want:
         assert got[key] == pytest.approx(want[key], abs=1e-12), key
-    hog_a, hog_b = (H.hog_features(H.normalize_map(m, "abs99")) for m in (a, b))
+    hog_a, hog_b = (hog_features(H.normalize_map(m, "abs99")) for m in (a, b))
     assert got["hog"] == pytest.approx(spearmanr(hog_a, hog_b).statistic, abs=1e-12)
     same = H.SanityReference(a).compare(a)
     assert same.pop("degenerate") == 0.0
@@ -202,25 +234,28 @@ def test_similarities_to_a_degenerate_map_are_undefined():
     a = torch.from_numpy(rng.standard_normal((3, 32, 32)))
     rounding = 1.0 + 1e-7 * torch.from_numpy(rng.standard_normal((3, 32, 32)))
     for flat in (torch.zeros_like(a), rounding, torch.full_like(a, 2.5)):
-        assert H.is_degenerate(flat)
+        assert is_degenerate(flat)
         got = H.SanityReference(a).compare(flat)
         assert got["degenerate"] == 1.0
         assert all(np.isnan(got[k]) for k in ("spearman_abs", "spearman", "ssim", "hog"))
         back = H.SanityReference(flat).compare(a)
         assert back["degenerate"] == 0.0 and np.isnan(back["spearman_abs"])
         assert all(np.isnan(v) for v in H.sanity_similarity(a, flat).values())
-    assert not H.is_degenerate(a) and not H.is_degenerate(1.0 + 1e-3 * a)
+    assert not is_degenerate(a) and not is_degenerate(1.0 + 1e-3 * a)
 
 
-def test_map_class_invariance_is_chapter_ones_score():
+def test_class_invariance_is_chapter_ones_score_without_degenerate_maps():
     rng = np.random.default_rng(2)
     common = rng.standard_normal((1, 3, 16, 16))
     maps = torch.from_numpy(common + 0.5 * rng.standard_normal((5, 3, 16, 16)))
-    want = H.mean_offdiagonal(H.similarity_matrices(maps, ("pearson",))["pearson"])
-    assert H.map_class_invariance(maps) == pytest.approx(want, abs=1e-12)
+    flat = maps.flatten(1).numpy()
+    want = np.corrcoef(flat)[~np.eye(5, dtype=bool)].mean()  # mean off-diagonal Pearson
+    assert H.class_invariance(maps) == pytest.approx(want, abs=1e-12)
     with_zero = torch.cat([maps, torch.zeros(1, 3, 16, 16, dtype=maps.dtype)])
-    assert H.map_class_invariance(with_zero) == pytest.approx(want, abs=1e-12)
-    assert np.isnan(H.map_class_invariance(torch.zeros(3, 1, 4, 4)))
+    assert H.class_invariance(with_zero) == pytest.approx(want, abs=1e-12)
+    assert np.isnan(H.class_invariance(torch.zeros(3, 1, 4, 4)))
+    sims = H.similarity_matrices(maps, ("pearson", "ssim"))
+    assert H.class_invariance(maps, "ssim", sims) == H.mean_offdiagonal(sims["ssim"])
 
 
 # --- randomization ---------------------------------------------------------------------------
@@ -235,43 +270,65 @@ def test_randomization_changes_the_named_weights_and_no_others(net):
         for g, names in groups
     }
     above: set[str] = set()
-    for label, copy_ in H.randomizations(net, donor, groups, "cascading"):
+    for label, copy_ in randomizations(net, donor, groups, "cascading"):
         above |= params[label]
-        assert H.weight_changes(net, copy_) == above
-    for label, copy_ in H.randomizations(net, donor, groups, "independent"):
-        assert H.weight_changes(net, copy_) == params[label]
-    assert H.weight_changes(net, copy.deepcopy(net)) == set()
+        assert weight_changes(net, copy_) == above
+    for label, copy_ in randomizations(net, donor, groups, "independent"):
+        assert weight_changes(net, copy_) == params[label]
+    assert weight_changes(net, copy.deepcopy(net)) == set()
 
 
-def test_randomization_study_scores_every_method_against_its_reference(net, xs):
+def test_randomization_run_scores_every_method_against_its_original(net, xs):
     donor = tiny_net(seed=9)
     groups = H.randomization_groups(net)
-    orig, _ = H.attribution_maps(net, xs, "max", ["saliency", "guided_backprop"])
-    refs = {m: [H.SanityReference(mp[b]) for b in range(3)] for m, mp in orig.items()}
-    steps = list(H.randomization_study(net, donor, groups, xs, refs, "cascading"))
-    assert [s[0] for s in steps] == ["6", "2", "0"]
-    last_label, scores, maps = steps[-1]
-    rebuilt = list(H.randomizations(net, donor, groups, "cascading"))[-1][1]
-    want, _ = H.attribution_maps(rebuilt, xs, "max", ["guided_backprop"])
-    torch.testing.assert_close(maps["guided_backprop"], want["guided_backprop"])
-    for m in refs:
-        assert len(scores[m]) == 3
-        for b, s in enumerate(scores[m]):
-            ref = refs[m][b].compare(maps[m][b])
-            assert s == ref and s["degenerate"] == 0.0 or np.isnan(s["spearman_abs"])
+    methods = ["saliency", "guided_backprop"]
+    orig, _ = H.attribution_maps(net, xs, "max", methods)
+
+    def maps_of_net(model):
+        return H.attribution_maps(model, xs, "max", methods)[0]
+
+    run = H.randomization_run(net, donor, groups, orig, "cascading", maps_of_net)
+    assert run.steps == ["6", "2", "0"]
+    rebuilt = list(randomizations(net, donor, groups, "cascading"))
+    for m in methods:
+        assert [c["layer"] for c in run.curves[m]] == run.steps
+        assert len(run.example[m]) == len(run.steps) + 1
+        torch.testing.assert_close(run.example[m][0], orig[m][0])
+        for step, (_, model) in zip(run.curves[m], rebuilt, strict=True):
+            new = maps_of_net(model)[m]
+            scores = [H.SanityReference(a).compare(b) for a, b in zip(orig[m], new, strict=True)]
+            np.testing.assert_equal(
+                {k: v for k, v in step.items() if k != "layer"}, H.mean_std(scores)
+            )
+        torch.testing.assert_close(run.final[m], maps_of_net(rebuilt[-1][1])[m])
+    rules = H.randomization_run(
+        net,
+        donor,
+        groups,
+        {"guided": orig["guided_backprop"]},
+        "independent",
+        lambda model: H.backprop_maps(model, xs, "guided")[0],
+        hog=False,
+    )
+    assert set(rules.curves["guided"][0]) == {
+        "layer",
+        "spearman_abs",
+        "spearman",
+        "ssim",
+        "degenerate",
+    } | {f"{k}_std" for k in ("spearman_abs", "spearman", "ssim", "degenerate")}
 
 
 # --- the prediction ----------------------------------------------------------------------------
 
 
 def test_prediction_follows_from_the_ingredients():
-    assert H.Ingredients("guided").predicted_insensitive
-    assert H.Ingredients("deconv", input=True).predicted_insensitive
-    assert not H.Ingredients("plain").predicted_insensitive
-    assert not H.Ingredients("guided", gradcam=True).predicted_insensitive
-    predicted = {m for m, i in H.METHOD_INGREDIENTS.items() if i.predicted_insensitive}
+    assert Ingredients("guided").predicted_insensitive
+    assert Ingredients("deconv", input=True).predicted_insensitive
+    assert not Ingredients("plain").predicted_insensitive
+    assert not Ingredients("guided", gradcam=True).predicted_insensitive
+    predicted = {m for m, e in H.METHODS.items() if e.ingredients.predicted_insensitive}
     assert predicted == {"guided_backprop", "deconvnet"}
-    assert set(H.METHOD_INGREDIENTS) == set(H.METHODS) == set(H.SANITY_CHECKS_INSENSITIVE)
     assert set(H.method_implementations(tiny_net())) == set(H.METHODS)
 
 
@@ -310,33 +367,14 @@ def test_cascading_metric_matches_quantus_mprt(net, xs):
     ref = explain(net, xs.numpy(), y)
     layers = [k for k in scores if k != "original"]
     assert layers == ["6", "2", "0"]
-    for (label, model), layer in zip(H.randomizations(net, donor, groups), layers, strict=True):
+    for (label, model), layer in zip(randomizations(net, donor, groups), layers, strict=True):
         assert label == layer
         new = explain(model, xs.numpy(), y)
-        ours = [H.spearman(ref[b], new[b], absolute=True) for b in range(len(y))]
+        ours = [spearman(ref[b], new[b], absolute=True) for b in range(len(y))]
         np.testing.assert_allclose(scores[layer], ours, atol=1e-6)
 
 
-# --- the chapter's study (backpropvis.method_study) --------------------------------------------
-
-
-def test_randomization_run_collects_the_study_per_step(net, xs):
-    donor = tiny_net(seed=9)
-    groups = H.randomization_groups(net)
-    methods = ["saliency", "guided_backprop"]
-    orig, _ = H.attribution_maps(net, xs, "max", methods)
-    refs = H.sanity_references(orig)
-    run = H.randomization_run(net, donor, groups, xs, orig, refs, "cascading")
-    study = list(H.randomization_study(net, donor, groups, xs, refs, "cascading"))
-    assert run.steps == [label for label, _, _ in study] == ["6", "2", "0"]
-    for m in methods:
-        assert [c["layer"] for c in run.curves[m]] == run.steps
-        want = [H.mean_std(scores[m]) for _, scores, _ in study]
-        got = [{k: v for k, v in c.items() if k != "layer"} for c in run.curves[m]]
-        np.testing.assert_equal(got, want)
-        assert len(run.example[m]) == len(run.steps) + 1
-        torch.testing.assert_close(run.example[m][0], orig[m][0])
-        torch.testing.assert_close(run.final[m], study[-1][2][m])
+# --- chapter 7's study (backpropvis.studies.every_method) ---------------------------------------
 
 
 def result(verdict="agree", ci=0.0, measured=False):
@@ -349,30 +387,30 @@ def test_claims_follow_the_verdict_rule():
     some = every | {m: result("disagree") for m in ("smoothgrad", "gradcam", "saliency")}
     text, verdict = H.prediction_claim(some)
     assert text == "agrees on 5 of 8 (not: saliency, smoothgrad, gradcam)"
-    assert verdict == H.PARTLY
+    assert verdict == PARTLY
     half = every | {m: result("disagree") for m in list(H.METHODS)[:4]}
-    assert H.prediction_claim(half)[1] == H.NOT_REPRODUCED
+    assert H.prediction_claim(half)[1] == NOT_REPRODUCED
     rules = every | {m: result(ci=0.95) for m in ("guided_backprop", "deconvnet")}
     assert H.class_invariance_claim(rules) == (
         "ρ ≥ 0.9 for deconvnet, guided_backprop",
         H.REPRODUCED,
     )
-    assert H.class_invariance_claim(rules | {"gradcam": result(ci=0.9)})[1] == H.PARTLY
-    assert H.class_invariance_claim(every) == ("ρ ≥ 0.9 for none", H.NOT_REPRODUCED)
-    paper = H.SANITY_CHECKS_INSENSITIVE
+    assert H.class_invariance_claim(rules | {"gradcam": result(ci=0.9)})[1] == PARTLY
+    assert H.class_invariance_claim(every) == ("ρ ≥ 0.9 for none", NOT_REPRODUCED)
+    paper = H.sanity_checks_2018(H.METHODS)
     same = {m: result(measured=bool(v)) for m, v in paper.items()}
-    assert H.sanity_checks_claim(same) == ("same finding for 7 of 7", H.REPRODUCED)
+    assert H.sanity_checks_claim(same, paper) == ("same finding for 7 of 7", H.REPRODUCED)
     flipped = same | {"gradcam": result(measured=True)}
-    assert H.sanity_checks_claim(flipped) == (
+    assert H.sanity_checks_claim(flipped, paper) == (
         "same finding for 6 of 7 (not: gradcam)",
-        H.PARTLY,
+        PARTLY,
     )
 
 
 def test_tables_name_methods_by_label():
     header, rows = H.prediction_rows(list(H.METHODS))
     assert len(header) == len(rows[0]) == 5
-    assert [r[0] for r in rows] == list(H.METHODS.values())
+    assert [r[0] for r in rows] == [e.label for e in H.METHODS.values()]
     assert rows[5][1:] == ["guided", "no", "no", "yes"]  # guided backprop
     assert H.method_list([]) == "none"
     assert H.method_list(["gradcam", "saliency"]) == "Grad-CAM, saliency"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 import helpers as H
-from backpropvis.models import _vgg16_weights_available
+from backpropvis.core.models import TRAINED_MODELS, _vgg16_weights_available
 
 
 def test_trained_loader_offline_classifies_the_tabby():
     loaded = H.load_model("auto", timeout=0)
-    assert loaded.trained and loaded.name in H.TRAINED_MODELS
+    assert loaded.trained and loaded.name in TRAINED_MODELS
     top5 = [i for i, _, _ in loaded.top_k(H.load_image("chelsea"))]
     assert {281, 282, 285} & set(top5[:3])  # tabby, tiger cat, Egyptian cat
     untrained = H.load_model(f"{loaded.name}_untrained", seed=0)

@@ -6,16 +6,16 @@ import pytest
 import torch
 
 import helpers as H
-from backpropvis.patches import check_kernel, patch_grid
+from backpropvis.core.patches import PADDINGS, check_kernel, padding_pixels, patch_grid
 
 
 def test_padding_rule_and_grid_match_the_convnet():
-    assert H.padding_pixels(7, "valid") == 0 and H.padding_pixels(7, "same") == 3
+    assert padding_pixels(7, "valid") == 0 and padding_pixels(7, "same") == 3
     with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
-        H.padding_pixels(7, "full")
+        padding_pixels(7, "full")
     with pytest.raises(ValueError, match="'same' padding needs an odd kernel_size"):
-        H.padding_pixels(4, "same")
-    for padding in H.PADDINGS:
+        padding_pixels(4, "same")
+    for padding in PADDINGS:
         net = H.ThreeLayerConvNet(2, 5, n_logits=1, padding=padding)
         assert net.features(torch.zeros(1, 3, 11, 9)).shape[-2:] == patch_grid(11, 9, 5, padding)
         assert H.patch_norms(torch.ones(3, 11, 9), 5, padding).shape == patch_grid(

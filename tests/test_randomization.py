@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import helpers as H
-from backpropvis import streams
+from backpropvis.core import streams
 
 
 def test_conv_relus_names_vgg16_layers():

@@ -1,4 +1,4 @@
-"""The backward rules against references that share no code with backpropvis.rules.
+"""The backward rules against references that share no code with backpropvis.core.rules.
 
 - A one-convolution network (ReLU and ReLU6) whose three maps are written out in closed form
   with numpy: ``sum_j D_j^T W^T (h(V_k) * mask)_j``. The plain map is checked here, against

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 import helpers as H
+from backpropvis.core.checks import InputWarning
+from backpropvis.core.rules import h
 
 
 @pytest.fixture(scope="module")
@@ -196,12 +198,12 @@ def test_bad_arguments_raise_named_errors():
 def test_h_is_the_rule_table():
     g = torch.tensor([2.0, -1.0, 3.0, -4.0])
     mask = torch.tensor([True, True, False, False])  # the forward pass: 1[a > 0]
-    assert H.h(g, "plain", mask).tolist() == [2.0, -1.0, 0.0, 0.0]
-    assert H.h(g, "guided", mask).tolist() == [2.0, 0.0, 0.0, 0.0]
-    assert H.h(g, "deconv", mask).tolist() == [2.0, 0.0, 3.0, 0.0]  # no forward mask
-    assert H.h(g, "guided").tolist() == [2.0, 0.0, 3.0, 0.0]  # h(v) alone: relu(v)
+    assert h(g, "plain", mask).tolist() == [2.0, -1.0, 0.0, 0.0]
+    assert h(g, "guided", mask).tolist() == [2.0, 0.0, 0.0, 0.0]
+    assert h(g, "deconv", mask).tolist() == [2.0, 0.0, 3.0, 0.0]  # no forward mask
+    assert h(g, "guided").tolist() == [2.0, 0.0, 3.0, 0.0]  # h(v) alone: relu(v)
     with pytest.raises(ValueError, match="unknown rule 'gradcam'"):
-        H.h(g, "gradcam")
+        h(g, "gradcam")
 
 
 @pytest.mark.parametrize("rule", H.RULES)
@@ -233,6 +235,6 @@ def test_training_mode_is_restored_per_module():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten())
     model.train()
     model[0].eval()  # a mixed state must come back as it was
-    with pytest.warns(H.InputWarning, match="BatchNorm2d"):
+    with pytest.warns(InputWarning, match="BatchNorm2d"):
         H.backprop_map(model, torch.randn(3, 6, 6), 0, "guided")
     assert [m.training for m in model.modules()] == [True, False, True, True, True]

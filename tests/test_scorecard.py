@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from test_baselines import smoke_params
 
-import helpers as H
+from backpropvis.book.record import VERDICTS
+from backpropvis.claims.verdicts import CORRECTED, PARTLY
 
 ROOT = Path(__file__).resolve().parents[1]
 STEMS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
@@ -25,8 +26,8 @@ def claim(verdict: str, text: str = "a claim") -> dict[str, str]:
 
 def test_scorecard_renders_the_chapters_claims_in_order():
     metrics = {
-        "04_filter_sweeps": {"claims": {"slope": claim(H.PARTLY, "a slope")}},
-        "02_derivation": {"claims": {"k": claim(H.CORRECTED, "a constant | with a bar")}},
+        "04_filter_sweeps": {"claims": {"slope": claim(PARTLY, "a slope")}},
+        "02_derivation": {"claims": {"k": claim(CORRECTED, "a constant | with a bar")}},
         "05_explorer": {"size": 64},
     }
     table = scorecard.rows(metrics)
@@ -55,7 +56,7 @@ def test_every_chapter_states_claims_with_a_valid_verdict(stem):
     assert claims, f"{stem} states no claim of the paper"
     for key, c in claims.items():
         assert set(c) == {"section", "claim", "measured", "verdict"}, key
-        assert c["verdict"] in H.VERDICTS, (key, c["verdict"])
+        assert c["verdict"] in VERDICTS, (key, c["verdict"])
 
 
 def glued(nb: dict, name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 import helpers as H
-from backpropvis import streams
+from backpropvis.core import streams
 
 
 def test_streams_keep_the_book_s_seeds():

@@ -1,23 +1,13 @@
 """backpropvis: the library behind the book *Why gradient visualizations look interpretable in
-untrained networks* (a reproduction of Nie, 2017).
+untrained networks* (a reproduction of Nie, 2017), in layers, each importing only those below:
 
-Modules follow the paper's concepts, not the chapters:
+* :mod:`.core`: the paper's objects (photos, patches ``D_j``, the networks of Eqs. 1 and 7, the
+  trained classifiers, the backward rule ``h`` and its maps, the theory, sweeps and measures);
+* :mod:`.methods`: attribution methods, one registry entry each;
+* :mod:`.studies`: experiments (class invariance, sanity metrics, model randomization, attacks,
+  chapter 7's study, the explorer);
+* :mod:`.claims`: the verdict rule and each chapter's judgements of the paper's claims;
+* :mod:`.book`: glue, one record per chapter, papermill parameters, figures.
 
-* :mod:`.images`: photos, normalizations, edges
-* :mod:`.patches`: the patches ``y_j = D_j x`` and the one padding rule
-* :mod:`.streams`: the named random streams every weight is drawn from
-* :mod:`.networks`: Eq. (1) (2-D and 1-D), Eq. (7), Eq. (1) with a max pool
-* :mod:`.models`: trained and untrained ImageNet classifiers
-* :mod:`.randomization`: deeper readouts and model randomization
-* :mod:`.rules`: the backward rule ``h`` and the activation patch that applies it
-* :mod:`.attribution`: the maps it gives (``backprop_map``, ``backprop_maps``), argument checks
-  in :mod:`._checks`, size guards in :mod:`.guards`
-* :mod:`.methods`, :mod:`.method_study`: attribution methods beyond the paper's three (chapter 7)
-* :mod:`.sweeps`: nested sweeps over ``N`` and ``N_h``
-* :mod:`.theory`: Eq. (2) and its limits (Eqs. 3-7); :mod:`.concentration`: how fast
-* :mod:`.metrics`, :mod:`.attacks`, :mod:`.plotting`, :mod:`.explorer`
-* :mod:`.book`, :mod:`.record`, :mod:`.verdicts`, :mod:`.params`: the book layer (glue, one
-  record per chapter, the one verdict rule, papermill parameters)
-
-The chapters import the facade module ``helpers``, which re-exports the public API by name.
+The chapters import the facade module ``helpers``, which re-exports each layer's ``__all__``.
 """

@@ -1,0 +1,43 @@
+"""The paper's objects: photos, patches, the random networks of Eqs. (1) and (7), trained
+classifiers, the backward rule ``h``, the maps it gives, the theory of Eqs. (2)-(7) and the
+sweeps and measures built on them.
+"""
+
+from . import (
+    attribution,
+    concentration,
+    fc_net,
+    images,
+    metrics,
+    models,
+    networks,
+    patches,
+    rules,
+    sweeps,
+    theory,
+)
+from .attribution import *  # noqa: F403
+from .concentration import *  # noqa: F403
+from .fc_net import *  # noqa: F403
+from .images import *  # noqa: F403
+from .metrics import *  # noqa: F403
+from .models import *  # noqa: F403
+from .networks import *  # noqa: F403
+from .patches import *  # noqa: F403
+from .rules import *  # noqa: F403
+from .sweeps import *  # noqa: F403
+from .theory import *  # noqa: F403
+
+__all__ = [
+    *images.__all__,
+    *patches.__all__,
+    *networks.__all__,
+    *fc_net.__all__,
+    *models.__all__,
+    *rules.__all__,
+    *attribution.__all__,
+    *theory.__all__,
+    *concentration.__all__,
+    *sweeps.__all__,
+    *metrics.__all__,
+]

@@ -1,0 +1,158 @@
+"""Chapter 7's study of every attribution method of the registry (:mod:`backpropvis.methods`).
+
+The chapter's three questions (class invariance: :mod:`.invariance`; model randomization:
+:mod:`.randomization`; resemblance to the photo) asked of every method at once, and the
+measurements turned into the chapter's tables:
+
+- :func:`attribution_settings`: one set of SmoothGrad / Integrated Gradients settings for every
+  model, step and photo;
+- :func:`resemblance`: a map's centred correlation with the input and its edge score;
+- :func:`method_results`: prediction, measurement and the per-method verdict;
+- :func:`implementation_rows`, :func:`prediction_rows`, :func:`verdict_rows`,
+  :func:`sanity_rows`: the chapter's tables.
+
+The chapter's claims are judged in :mod:`backpropvis.claims.every_method`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.metrics import centered_pearson, edge_score, mean_std
+from ..methods import METHODS
+from .randomization import RandomizationRun
+
+__all__ = [
+    "attribution_settings",
+    "implementation_rows",
+    "method_list",
+    "method_results",
+    "prediction_rows",
+    "resemblance",
+    "sanity_checks_2018",
+    "sanity_rows",
+    "verdict_rows",
+]
+
+_YES = {True: "yes", False: "no"}
+_WORDS = {True: "insensitive", False: "sensitive"}
+
+
+def attribution_settings(
+    lm: Any, image: torch.Tensor, smoothgrad_samples: int, noise: float, ig_steps: int, seed: int
+) -> dict[str, Any]:
+    """:func:`~backpropvis.methods.attribution_maps` settings for a loaded model ``lm``:
+    SmoothGrad's noise std is ``noise`` times the range of the model's input (one image
+    ``(3, H, W)`` in ``[0, 1]`` maps to it), Integrated Gradients start from a black image."""
+    x_range = lm.prepare(torch.ones(3, 1, 1)) - lm.prepare(torch.zeros(3, 1, 1))
+    return {
+        "smoothgrad_samples": smoothgrad_samples,
+        "smoothgrad_std": noise * float(x_range.max()),
+        "ig_steps": ig_steps,
+        "baseline": lm.prepare(torch.zeros_like(image)),  # a black image
+        "seed": seed,
+    }
+
+
+def implementation_rows(impl: Mapping[str, str]) -> list[list[str]]:
+    """Rows ``[label, implementation]`` of :func:`~backpropvis.methods.method_implementations`."""
+    return [[METHODS[m].label, how] for m, how in impl.items()]
+
+
+def prediction_rows(methods: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)``: each method's ingredients and the argument's prediction."""
+    header = ["method", "rule h", "× input", "× Grad-CAM", "predicted insensitive"]
+    rows = []
+    for m in methods:
+        ing = METHODS[m].ingredients
+        flags = (ing.input, ing.gradcam, ing.predicted_insensitive)
+        rows.append([METHODS[m].label, ing.backward] + [_YES[f] for f in flags])
+    return header, rows
+
+
+def resemblance(maps: torch.Tensor, xs: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+    """Centred correlation of each map with the (preprocessed) input ``xs`` and the edge score
+    against the photos ``images``, mean/std over photos; a one-channel map is compared with
+    every channel."""
+    return mean_std(
+        [
+            {
+                "corr_input": centered_pearson(m.expand_as(x), x),
+                "edges": edge_score(m, image),
+            }
+            for m, x, image in zip(maps, xs, images, strict=True)
+        ]
+    )
+
+
+def method_results(
+    methods: Sequence[str],
+    class_invariance: Mapping[str, float],
+    runs: Mapping[str, RandomizationRun],
+    resemble: Mapping[str, Any],
+    n_upper: int,
+    insensitive_at: float,
+) -> dict[str, dict[str, Any]]:
+    """Per method: the prediction, the measurement over the first ``n_upper`` cascading steps
+    (rank correlation of the absolute maps, insensitive when its mean is at least
+    ``insensitive_at``) and the verdict, ``"agree"`` when they match."""
+    results = {}
+    for m in methods:
+        upper_steps = runs["cascading"].curves[m][:n_upper]
+        upper = np.nanmean([c["spearman_abs"] for c in upper_steps])
+        predicted = METHODS[m].ingredients.predicted_insensitive
+        measured = bool(upper >= insensitive_at)
+        results[m] = {
+            "class_invariance": class_invariance[m],
+            "cascading": runs["cascading"].curves[m],
+            "independent": runs["independent"].curves[m],
+            "predicted_insensitive": predicted,
+            "measured_insensitive": measured,
+            "upper_half_spearman_abs": float(upper),
+            "upper_half_spearman": float(np.nanmean([c["spearman"] for c in upper_steps])),
+            "resemblance": resemble[m],
+            "verdict": "agree" if predicted == measured else "disagree",
+        }
+    return results
+
+
+def method_list(methods: Sequence[str]) -> str:
+    """Labels of ``methods``, comma-separated, or ``"none"``."""
+    return ", ".join(METHODS[m].label for m in methods) or "none"
+
+
+def verdict_rows(results: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list]]:
+    """``(header, rows)`` of the verdict table: prediction, measurement, verdict, then the signed
+    rank correlation, class invariance and the random network's resemblance to the input."""
+    header = ["method", "predicted", "rank ρ of abs, upper half random", "measured"]
+    header += ["verdict", "signed rank ρ", "ρ across logits", "ρ(input), random net"]
+    rows = [
+        [METHODS[m].label, _WORDS[r["predicted_insensitive"]], r["upper_half_spearman_abs"]]
+        + [_WORDS[r["measured_insensitive"]], r["verdict"], r["upper_half_spearman"]]
+        + [r["class_invariance"], r["resemblance"]["random"]["corr_input"]]
+        for m, r in results.items()
+    ]
+    return header, rows
+
+
+def sanity_checks_2018(methods: Sequence[str]) -> dict[str, bool | None]:
+    """Adebayo et al. (2018) per method: insensitive (True), changes markedly (False), not
+    tested (None); the registry's ``sanity_checks``."""
+    return {m: METHODS[m].sanity_checks for m in methods}
+
+
+def sanity_rows(
+    results: Mapping[str, Mapping[str, Any]], paper: Mapping[str, bool | None]
+) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)``: Adebayo et al.'s finding beside the book's, per method."""
+    rows = []
+    for m, r in results.items():
+        theirs, ours = paper[m], r["measured_insensitive"]
+        seen = "not tested" if theirs is None else _WORDS[theirs]
+        agree = "—" if theirs is None else _YES[theirs == ours]
+        rows.append([METHODS[m].label, seen, _WORDS[ours], agree])
+    return ["method", "sanity checks (2018)", "this book", "agree"], rows
