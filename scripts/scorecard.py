@@ -3,9 +3,9 @@ number and its verdict, rendered from the chapters' metrics files.
 
 Each chapter states its claims and judges them once (``Record.claim`` with the verdict rule
 of ``backpropvis.claims.verdicts``) and writes them into ``<chapter>.json`` under ``"claims"``;
-this page only renders them, so the chapter's prose and the scorecard cannot disagree. `make book` calls
-`write_scorecard` after executing the chapters; the page is generated into the staged sources as
-book/scorecard.md. Run alone: python scripts/scorecard.py _build/metrics out.md
+this page only renders them, so the chapter's prose and the scorecard cannot disagree.
+`make book` calls `write_scorecard` after executing the chapters; the page is generated into the
+staged sources as book/scorecard.md. Run alone: python scripts/scorecard.py _build/metrics out.md
 """
 
 from __future__ import annotations
