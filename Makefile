@@ -28,7 +28,7 @@ test: lint
 # The baseline comparison again on PyTorch's portable CPU kernels instead of the machine's own
 # (AVX2/AVX-512): a number that holds on one kernel path only fails where it is introduced.
 test-kernels: $(STAMP)
-	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q tests/test_baselines.py -k match_baseline
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q tests/book/test_baselines.py -k match_baseline
 
 book: $(STAMP)
 	$(PY) scripts/build_book.py
@@ -42,9 +42,9 @@ check-html: $(STAMP)
 sync: $(STAMP)
 	$(PY) -m jupytext --to ipynb --update notebooks/*.py  # writes the .ipynb only
 
-# Rewrite tests/baselines/*.json from the chapters' smoke runs (after an intended change).
+# Rewrite tests/book/baselines/*.json from the chapters' smoke runs (after an intended change).
 baselines: $(STAMP)
-	$(PY) -m pytest -q tests/test_baselines.py --update-baselines
+	$(PY) -m pytest -q tests/book/test_baselines.py --update-baselines
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done

@@ -125,7 +125,7 @@ xs = lm.prepare(images)  # (B, 3, H, W), the model's input
 # [Captum](https://captum.ai) {cite:p}`kokhlikyan2020captum` is the reference
 # implementation. Its guided and DeconvNet hooks cover `nn.ReLU` modules only, and
 # {glue:text}`model` uses `nn.ReLU6`; there the book's own rules take over.
-# `tests/test_methods.py` checks every method against Captum (or a hand computation)
+# `tests/unit/test_methods.py` checks every method against Captum (or a hand computation)
 # on a plain-ReLU network. Here is what ran:
 
 # %%

@@ -48,7 +48,11 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/rules.py",
         'if rule == "deconv" or mask is None:',
         'if rule in ("deconv", "guided") or mask is None:',
-        ("tests/test_reference_maps.py", "tests/test_rules.py", "tests/test_networks.py"),
+        (
+            "tests/unit/test_reference_maps.py",
+            "tests/unit/test_rules.py",
+            "tests/unit/test_networks.py",
+        ),
         ("test_reference_maps.py::test_one_conv_net", "test_effnet_guided_and_deconv"),
     ),
     Mutation(
@@ -57,7 +61,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/rules.py",
         "mask = y > 0 if ctx.upper is None else (y > 0) & (y < ctx.upper)",
         "mask = y > 0",
-        ("tests/test_reference_maps.py", "tests/test_rules.py"),
+        ("tests/unit/test_reference_maps.py", "tests/unit/test_rules.py"),
         (
             "test_one_conv_net_maps_equal_the_hand_derivation[guided-relu6]",
             "test_effnet_guided_and_deconv_equal_the_hook_reference[guided]",
@@ -69,7 +73,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/theory.py",
         "inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny), 0.0)",
         "inv = torch.where(norms > 0, 1.0 / norms.clamp_min(torch.finfo(x.dtype).tiny) ** 2, 0.0)",
-        ("tests/test_theory.py", "tests/test_networks.py"),
+        ("tests/unit/test_theory.py", "tests/unit/test_networks.py"),
         ("test_gbp_limit_equals_loop_over_patches",),
     ),
     Mutation(
@@ -78,7 +82,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/theory.py",
         "return x / x.norm().clamp_min(torch.finfo(x.dtype).tiny)",
         "return x / x.norm().clamp_min(torch.finfo(x.dtype).tiny) ** 2",
-        ("tests/test_theory.py",),
+        ("tests/unit/test_theory.py",),
         ("test_gbp_limit_fc_is_the_gbp_map_of_a_wide_fc_net",),
     ),
     Mutation(
@@ -87,7 +91,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/images.py",
         '"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),',
         '"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.226, 0.225)),',
-        ("tests/test_preprocess_constants.py", "tests/test_images.py"),
+        ("tests/unit/test_preprocess_constants.py", "tests/unit/test_images.py"),
         ("test_imagenet_is_torchvisions_vgg16_normalization",),
     ),
     Mutation(
@@ -96,7 +100,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/images.py",
         '"centered": ((123.68 / 255, 116.779 / 255, 103.939 / 255), (1.0, 1.0, 1.0)),',
         '"centered": ((103.939 / 255, 116.779 / 255, 123.68 / 255), (1.0, 1.0, 1.0)),',
-        ("tests/test_preprocess_constants.py", "tests/test_images.py"),
+        ("tests/unit/test_preprocess_constants.py", "tests/unit/test_images.py"),
         ("test_centered_subtracts_the_vgg_mean_pixel",),
     ),
     Mutation(
@@ -106,8 +110,8 @@ MUTATIONS: list[Mutation] = [
         "return judge(value >= good, partial is not None and value >= partial)",
         "return judge(value <= good, partial is not None and value >= partial)",
         (
-            "tests/test_book_layer.py::test_the_verdict_rule",
-            "tests/test_book.py::test_chapters_judge_their_claims_as_expected[01_observations]",
+            "tests/book/test_book_layer.py::test_the_verdict_rule",
+            "tests/book/test_book.py::test_chapters_judge_their_claims_as_expected[01_observations]",
         ),
         (
             "test_the_verdict_rule",
@@ -121,8 +125,8 @@ MUTATIONS: list[Mutation] = [
         "{measured} | {BADGES[r['verdict']]} |",
         "{measured} | {BADGES[REPRODUCED]} |",
         (
-            "tests/test_book.py::test_scorecard_page_shows_each_claims_expected_verdict",
-            "tests/test_scorecard.py::test_scorecard_renders_the_chapters_claims_in_order",
+            "tests/book/test_book.py::test_scorecard_page_shows_each_claims_expected_verdict",
+            "tests/book/test_scorecard.py::test_scorecard_renders_the_chapters_claims_in_order",
         ),
         ("test_scorecard_page_shows_each_claims_expected_verdict",),
     ),
@@ -132,7 +136,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/networks.py",
         "return self.relu(self.conv(x))",
         "return self.conv(x)",
-        ("tests/test_networks.py",),
+        ("tests/unit/test_networks.py",),
         ("test_convnet_features_are_relu_of_the_seeded_filters",),
     ),
     Mutation(
@@ -141,7 +145,7 @@ MUTATIONS: list[Mutation] = [
         "src/backpropvis/core/networks.py",
         "v = streams.READOUTS.randn(tuple(x.shape[1:]), self.seed, i).to(x)",
         "v = streams.READOUTS.randn(tuple(x.shape[1:]), self.seed, 0).to(x)",
-        ("tests/test_randomization.py",),
+        ("tests/unit/test_randomization.py",),
         ("test_layer_readouts_equal_a_hand_computed_readout",),
     ),
 ]

@@ -14,39 +14,37 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_book import VERDICTS
 from torch import nn
 
 import helpers as H
 from backpropvis.studies.randomization import randomizations
 
 STEM = "06_beyond_the_draft"
-SMOKE = {
-    "size": 96,
-    "photos": ["chelsea", "astronaut", "coffee"],
-    "n_values": [16, 64],
-    "depth_layers": [1, 2, 3, 4],
-    "seed": 1,
-}
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, tmp_path_factory):
-    return chapter_runner(STEM, tmp_path_factory.mktemp("ch06"), **SMOKE)
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
+
+
+@pytest.fixture(scope="module")
+def m(smoke, chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch06"), **smoke)
 
 
 # --- the chapter, smoke run -----------------------------------------------------------------
 
 
-def test_metrics_layout(m):
+def test_metrics_layout(smoke, m):
     assert m["model"] in ("efficientnet_lite0", "vgg16")
     for key in ("cascading", "independent", "adversarial", "deconv_maxpool", "depth"):
         assert set(m[key]) == set(H.RULES), key
     n_steps = len(m["randomization_steps"])
     for r in H.RULES:
         assert len(m["cascading"][r]) == len(m["independent"][r]) == n_steps > 3
-        assert len(m["depth"][r]) == len(SMOKE["depth_layers"])
-        assert len(m["deconv_maxpool"][r]["pool"]) == len(SMOKE["n_values"])
+        assert len(m["depth"][r]) == len(smoke["depth_layers"])
+        assert len(m["deconv_maxpool"][r]["pool"]) == len(smoke["n_values"])
 
 
 def test_deconv_without_pooling_ignores_the_input(m):
@@ -74,8 +72,8 @@ def test_max_pooling_makes_deconv_interpretable_and_changes_gbp(m):
     assert dp["guided"]["pool"][-1]["edges"] > dp["guided"]["no_pool"][-1]["edges"] + 0.1
 
 
-def test_depth_gbp_survives_deconv_needs_a_pool(m):
-    layers = SMOKE["depth_layers"]
+def test_depth_gbp_survives_deconv_needs_a_pool(smoke, m):
+    layers = smoke["depth_layers"]
     for d in m["depth"]["guided"]:
         assert d["corr_input"] > 0.6
     for d in m["depth"]["plain"]:
@@ -129,12 +127,12 @@ def test_independent_randomization(m):
     assert lone < np.mean([s["spearman_abs"] for s in casc["guided"][-2:]]) - 0.1
 
 
-def test_blocks_15_alone_switches_the_trained_head_off():
+def test_blocks_15_alone_switches_the_trained_head_off(smoke):
     """Why independent randomization of _blocks.15 gives all-zero guided and plain maps: its
     random outputs, through the trained head's batch norm, leave every ReLU6 of the head at
     <= 0, so the logits do not depend on the input (measured: max logit SD over photos 0)."""
     lm = H.load_model("auto")
-    donor = H.load_model(f"{lm.name}_untrained", seed=SMOKE["seed"])
+    donor = H.load_model(f"{lm.name}_untrained", seed=smoke["seed"])
     if lm.name != "efficientnet_lite0":
         pytest.skip(f"the dead step is EfficientNet-Lite0's; the trained model is {lm.name}")
     groups = H.randomization_groups(lm.model)
@@ -142,7 +140,7 @@ def test_blocks_15_alone_switches_the_trained_head_off():
     model = next(mdl for label, mdl in steps if label == "_blocks.15")
     acts = []  # EfficientNet-Lite0's one `_swish` ReLU6 serves the stem and, last, the head
     hook = model._swish.register_forward_hook(lambda mod, i, o: acts.append(i[0]))
-    xs = torch.stack([H.load_image(p, SMOKE["size"]) for p in SMOKE["photos"][:2]])
+    xs = torch.stack([H.load_image(p, smoke["size"]) for p in smoke["photos"][:2]])
     with torch.no_grad():
         logits = model(lm.prepare(xs))
     hook.remove()
@@ -165,10 +163,10 @@ def test_adversarial_examples(m):
     assert adv["guided"]["pgd"]["spearman_abs"] > adv["guided"]["cross_photo"]["spearman_abs"] + 0.3
 
 
-def test_claims_and_verdicts(m):
+def test_claims_and_verdicts(m, expected_verdicts):
     """The chapter states its claims once, with the verdicts the scorecard showed before."""
     verdicts = {key: c["verdict"] for key, c in m["claims"].items()}
-    assert verdicts == VERDICTS[STEM]  # the one table of expected verdicts (test_book.py)
+    assert verdicts == expected_verdicts[STEM]  # the one table of expected verdicts
     for c in m["claims"].values():
         assert set(c) == {"section", "claim", "measured", "verdict"}
 

@@ -20,13 +20,18 @@ import torch
 import helpers as H
 
 STEM = "05_explorer"
-SMOKE = {"size": 64, "fc_size": 32, "fc_hidden": 512, "live_size": 64, "live_n": 64}
 S = partial(H.ExploreSettings, size=64)
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, tmp_path_factory):
-    return chapter_runner(STEM, tmp_path_factory.mktemp("ch05"), **SMOKE)
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
+
+
+@pytest.fixture(scope="module")
+def m(smoke, chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch05"), **smoke)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +170,7 @@ def test_widget_shows_errors_and_recovers():
     ]
 
 
-def test_chapter_grid(m):
+def test_chapter_grid(smoke, m):
     g = m["grid"]
     conv = [g[f"convnet N={n}, guided"]["rho_limit"][0] for n in (1, 16, 256)]
     assert conv[0] < conv[1] < conv[2] and conv[2] > 0.9
@@ -173,8 +178,8 @@ def test_chapter_grid(m):
     fc = g["FC N_h=512, guided"]
     # measured over seeds 0..7 (32 x 32, N_h = 512): rho 0.137 mean, 0.0089 SD, prediction 0.129
     assert abs(fc["rho_limit"][0] - fc["predicted_rho_limit"]) < 4 * 0.0089
-    x = H.preprocess(H.load_image("chelsea", SMOKE["fc_size"]), "centered")
-    e = H.predicted_relative_error(x, SMOKE["fc_hidden"])  # the prediction, recomputed
+    x = H.preprocess(H.load_image("chelsea", smoke["fc_size"]), "centered")
+    e = H.predicted_relative_error(x, smoke["fc_hidden"])  # the prediction, recomputed
     assert fc["predicted_rho_limit"] == pytest.approx(1 / np.sqrt(1 + e**2), rel=1e-6)
     assert g["trained, guided"]["rho_logits"] > 0.9 > 0.5 > g["trained, plain"]["rho_logits"]
     assert g["VGG-16 untrained, guided"]["rho_input"][0] > 0.5

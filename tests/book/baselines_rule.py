@@ -11,7 +11,7 @@ A baseline asserts what the book tells its reader and nothing else:
 Every other number (curves, per-step spreads, numbers that only feed a figure) is *reported*:
 stored in the baseline, its drift printed at the end of the test run, never failed on.
 
-Kinds, first match wins (tests/baselines/README.md gives the reasons):
+Kinds, first match wins (tests/book/baselines/README.md gives the reasons):
 
 - ``timing``: seconds and load averages. Not asserted.
 - ``small spread``: a standard deviation (a name or table column ending in ``std``) over fewer
@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# The kinds' rules (tests/baselines/README.md: the table).
+# The kinds' rules (tests/book/baselines/README.md: the table).
 SIMILARITY = 2e-3
 MAGNITUDE_RTOL = 2e-3
 RESIDUAL_ATOL = 1e-9

@@ -3,7 +3,7 @@ and the computed verdicts for eight attribution methods, on a smoke run.
 
 The chapter runs once (64 x 64 photos, 2 photos, 6 logits, 2 SmoothGrad samples, 4
 Integrated-Gradients points). Thresholds leave margins of several times the spread over photos
-that the chapter reports; the unit tests of the methods themselves are in tests/test_methods.py.
+that the chapter reports; the methods' own unit tests are in tests/unit/test_methods.py.
 """
 
 from __future__ import annotations
@@ -17,19 +17,18 @@ import helpers as H
 from backpropvis.claims.verdicts import PARTLY
 
 STEM = "07_every_method"
-SMOKE = {
-    "size": 64,
-    "photos": ["chelsea", "astronaut"],
-    "n_logits": 6,
-    "smoothgrad_samples": 2,
-    "ig_steps": 4,
-}
 METRIC_KEYS = {"spearman_abs", "spearman", "ssim", "hog"}
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, tmp_path_factory):
-    return chapter_runner(STEM, tmp_path_factory.mktemp("ch07"), **SMOKE)
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
+
+
+@pytest.fixture(scope="module")
+def m(smoke, chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch07"), **smoke)
 
 
 def test_metrics_layout(m):

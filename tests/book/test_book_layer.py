@@ -1,4 +1,4 @@
-"""The book layer: metrics files and glue (the book build itself is tests/test_book.py)."""
+"""The book layer: metrics files and glue (the book build itself is tests/book/test_book.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ goes to ``_build/screenshots/explorer-jupyterlab.png``.
 
 Needs Chromium (Debian's ``chromium``; ``.ci/run`` installs it) and the ``jupyterlab`` of the
 dev extra. Without Chromium the test is skipped, except under CI (``CI`` set), where it fails.
-Run alone: ``.venv/bin/python -m pytest -q tests/test_explorer_jupyterlab.py``.
+Run alone: ``.venv/bin/python -m pytest -q tests/chapters/test_explorer_jupyterlab.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import check_html  # noqa: E402
 

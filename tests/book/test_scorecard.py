@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_baselines import smoke_params
 
 from backpropvis.book.record import VERDICTS
 from backpropvis.claims.verdicts import CORRECTED, PARTLY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STEMS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
 NO_CLAIMS = {"05_explorer": "the explorer makes no claim of the paper"}
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -48,7 +47,7 @@ def test_scorecard_has_no_judge_of_its_own():
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_every_chapter_states_claims_with_a_valid_verdict(stem):
-    baseline = json.loads((ROOT / "tests" / "baselines" / f"{stem}.json").read_text())
+    baseline = json.loads((ROOT / "tests" / "book" / "baselines" / f"{stem}.json").read_text())
     claims = baseline["reported"].get("claims", {})
     if stem in NO_CLAIMS:
         assert not claims, NO_CLAIMS[stem]
@@ -70,9 +69,11 @@ def glued(nb: dict, name: str) -> str:
 
 
 @pytest.mark.parametrize("stem", [s for s in STEMS if s not in NO_CLAIMS])
-def test_chapter_page_and_scorecard_say_the_same_verdicts(stem, chapter_runner, tmp_path_factory):
+def test_chapter_page_and_scorecard_say_the_same_verdicts(
+    stem, chapter_runner, smoke_params, tmp_path_factory
+):
     workdir = tmp_path_factory.mktemp(f"{stem}_claims")
-    metrics = chapter_runner(stem, workdir, **smoke_params(stem))
+    metrics = chapter_runner(stem, workdir, **smoke_params[stem])
     nb = json.loads((workdir / f"{stem}.ipynb").read_text())
     page_rows = [
         [cell.strip() for cell in line.strip().strip("|").split(" | ")]

@@ -6,22 +6,18 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-from test_baselines import STEMS, smoke_params
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_every_glue_reference_is_glued(stem, chapter_runner, tmp_path_factory):
+def test_every_glue_reference_is_glued(chapter, chapter_runner, smoke_params, tmp_path_factory):
     """Each {glue:...} role or directive of the chapter names a key the executed chapter
     glued, and every glued figure is a PNG."""
-    workdir = tmp_path_factory.mktemp(f"{stem}_glue")
-    chapter_runner(stem, workdir, **smoke_params(stem))
-    text = (ROOT / "notebooks" / f"{stem}.py").read_text()
+    workdir = tmp_path_factory.mktemp(f"{chapter}_glue")
+    chapter_runner(chapter, workdir, **smoke_params[chapter])
+    text = (ROOT / "notebooks" / f"{chapter}.py").read_text()
     used = set(re.findall(r"\{glue(?::\w+)?\}`([\w.]+)", text))
     used |= set(re.findall(r"```\{glue:\w+\} ([\w.]+)", text))
-    nb = json.loads((workdir / f"{stem}.ipynb").read_text())
+    nb = json.loads((workdir / f"{chapter}.ipynb").read_text())
     outputs = [out for cell in nb["cells"] for out in cell.get("outputs", [])]
     glued = {
         out["metadata"]["scrapbook"]["name"]: out

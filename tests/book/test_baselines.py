@@ -1,20 +1,19 @@
 """Regression checks: what each chapter tells its reader, against its committed baseline.
 
-Baselines live in tests/baselines/<chapter>.json: the asserted entries (claims, glued numbers
+Baselines live in tests/book/baselines/<chapter>.json: the asserted entries (claims, glued numbers
 and tables, the chapter's core numbers below) with the drift measured for each across CPU kernel
 paths, and the whole metrics tree, which is only reported. Regenerate them after an intended
-change with `make baselines` (= pytest tests/test_baselines.py --update-baselines), which also
+change with `make baselines` (= pytest tests/book/test_baselines.py --update-baselines), which also
 measures the drift, and commit the diff.
 
-The rule (tests/baselines_rule.py, explained in tests/baselines/README.md) is tested below on
-the committed baselines: a 1 % change of each chapter's core numbers fails, and so do the sign of
-a near-zero number the book reads and a flipped verdict.
+The rule (tests/book/baselines_rule.py, explained in tests/book/baselines/README.md) is tested
+below on the committed baselines: a 1 % change of each chapter's core numbers fails, and so do
+the sign of a near-zero number the book reads and a flipped verdict.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import math
 import re
@@ -45,15 +44,8 @@ from baselines_rule import (
     what_the_page_reads,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINES = ROOT / "tests" / "baselines"
-STEMS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
-
-
-def smoke_params(stem: str) -> dict:
-    """The SMOKE parameters the chapter's own test module runs it with."""
-    module = importlib.import_module(f"test_ch{stem[:2]}_{stem[3:]}")
-    return module.SMOKE
+ROOT = Path(__file__).resolve().parents[2]
+BASELINES = ROOT / "tests" / "book" / "baselines"
 
 
 def write_baseline(stem, params, metrics, variants) -> Path:
@@ -80,27 +72,30 @@ def write_baseline(stem, params, metrics, variants) -> Path:
     return path
 
 
-@pytest.mark.parametrize("stem", STEMS)
 def test_metrics_match_baseline(
-    stem, chapter_runner, tmp_path_factory, update_baselines, drift_report
+    chapter,
+    chapter_runner,
+    fresh_chapter_run,
+    smoke_params,
+    tmp_path_factory,
+    update_baselines,
+    drift_report,
 ):
-    params = smoke_params(stem)
-    metrics = chapter_runner(stem, tmp_path_factory.mktemp(stem), **params)
-    path = BASELINES / f"{stem}.json"
+    params = smoke_params[chapter]
+    metrics = chapter_runner(chapter, tmp_path_factory.mktemp(chapter), **params)
+    path = BASELINES / f"{chapter}.json"
     if update_baselines:
-        from conftest import execute_chapter
-
         variants = [
-            execute_chapter(stem, tmp_path_factory.mktemp(f"{stem}_v"), env=env, **params)
+            fresh_chapter_run(chapter, tmp_path_factory.mktemp(f"{chapter}_v"), env=env, **params)
             for env in VARIANTS
         ]
         BASELINES.mkdir(exist_ok=True)
-        write_baseline(stem, params, metrics, variants)
+        write_baseline(chapter, params, metrics, variants)
         pytest.skip(f"baseline written: {path.relative_to(ROOT)}")
-    assert path.exists(), f"no baseline for {stem}: run `make baselines`"
+    assert path.exists(), f"no baseline for {chapter}: run `make baselines`"
     baseline = json.loads(path.read_text())
     assert baseline["params"] == json.loads(json.dumps(params)), (
-        f"{stem}: smoke parameters changed since the baseline; run `make baselines`"
+        f"{chapter}: smoke parameters changed since the baseline; run `make baselines`"
     )
     asserted = baseline["asserted"]
     numbers = {
@@ -109,19 +104,20 @@ def test_metrics_match_baseline(
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not p.startswith("page.")
     }
     moved = [(d, p) for d, p in reported_drift(metrics, baseline["reported"]) if p not in asserted]
-    drift_report.append((stem, len(asserted), len(numbers - set(asserted)), moved))
-    diffs = compare(metrics, baseline, CORE[stem])
-    assert not diffs, f"{stem} drifted from its baseline:\n" + "\n".join(diffs[:20])
+    drift_report.append((chapter, len(asserted), len(numbers - set(asserted)), moved))
+    diffs = compare(metrics, baseline, CORE[chapter])
+    assert not diffs, f"{chapter} drifted from its baseline:\n" + "\n".join(diffs[:20])
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_no_visible_cell_shows_a_stray_result(stem, chapter_runner, tmp_path_factory):
+def test_no_visible_cell_shows_a_stray_result(
+    chapter, chapter_runner, smoke_params, tmp_path_factory
+):
     """A shown cell whose last line is an expression (a glue call returning its value, say)
     prints that value under the code: on the page it duplicates the glued table or number.
     Cells whose input is hidden exist to show their result and are exempt."""
-    workdir = tmp_path_factory.mktemp(f"{stem}_cells")
-    chapter_runner(stem, workdir, **smoke_params(stem))
-    nb = json.loads((workdir / f"{stem}.ipynb").read_text())
+    workdir = tmp_path_factory.mktemp(f"{chapter}_cells")
+    chapter_runner(chapter, workdir, **smoke_params[chapter])
+    nb = json.loads((workdir / f"{chapter}.ipynb").read_text())
     hidden = {"remove-output", "remove-cell", "remove-input", "hide-output"}
     stray = [
         "".join(c["source"]).splitlines()[-1]
@@ -129,7 +125,7 @@ def test_no_visible_cell_shows_a_stray_result(stem, chapter_runner, tmp_path_fac
         if c["cell_type"] == "code" and not hidden & set(c["metadata"].get("tags", []))
         if any(o["output_type"] == "execute_result" for o in c["outputs"])
     ]
-    assert not stray, f"{stem}: cells show their last expression's value: {stray}"
+    assert not stray, f"{chapter}: cells show their last expression's value: {stray}"
 
 
 def baseline_of(metrics: dict, stem: str = "x", drift: float = 0.0) -> dict:
@@ -271,52 +267,48 @@ NEAR_ZERO = {
 CORE = {stem: CORE_NUMBERS[stem] + NEAR_ZERO.get(stem, []) for stem in CORE_NUMBERS}
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_rule_catches_a_one_percent_change_of_core_numbers(stem):
-    base = json.loads((BASELINES / f"{stem}.json").read_text())
-    assert CORE_NUMBERS.get(stem), f"{stem}: name its core numbers in CORE_NUMBERS"
-    for keys in CORE_NUMBERS[stem]:
+def test_rule_catches_a_one_percent_change_of_core_numbers(chapter):
+    base = json.loads((BASELINES / f"{chapter}.json").read_text())
+    assert CORE_NUMBERS.get(chapter), f"{chapter}: name its core numbers in CORE_NUMBERS"
+    for keys in CORE_NUMBERS[chapter]:
         path = dotted(keys)
         value = get(base["reported"], path)
         assert isinstance(value, float) and abs(value) > 0.2, (keys, value)
-        assert path in base["asserted"], f"{stem}: core number {path} is not asserted"
+        assert path in base["asserted"], f"{chapter}: core number {path} is not asserted"
         changed = copy.deepcopy(base["reported"])
         set_leaf(changed, keys, value * 1.01)
-        diffs = compare(changed, base, CORE[stem])
+        diffs = compare(changed, base, CORE[chapter])
         assert [d for d in diffs if d.startswith(path + ":")], (keys, diffs)
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_rule_catches_the_sign_of_a_near_zero_number(stem):
-    base = json.loads((BASELINES / f"{stem}.json").read_text())
-    for keys in NEAR_ZERO.get(stem, []):
+def test_rule_catches_the_sign_of_a_near_zero_number(chapter):
+    base = json.loads((BASELINES / f"{chapter}.json").read_text())
+    for keys in NEAR_ZERO.get(chapter, []):
         path = dotted(keys)
         value = get(base["reported"], path)
         assert SIMILARITY / 2 < abs(value) < 0.05, (keys, value)
-        assert path in base["asserted"], f"{stem}: {path} is not asserted"
+        assert path in base["asserted"], f"{chapter}: {path} is not asserted"
         changed = copy.deepcopy(base["reported"])
         set_leaf(changed, keys, -value)
-        assert compare(changed, base, CORE[stem]), (keys, value)
+        assert compare(changed, base, CORE[chapter]), (keys, value)
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_rule_catches_a_flipped_verdict(stem):
-    base = json.loads((BASELINES / f"{stem}.json").read_text())
+def test_rule_catches_a_flipped_verdict(chapter):
+    base = json.loads((BASELINES / f"{chapter}.json").read_text())
     claims = base["reported"]["claims"]
     for key, claim in claims.items():
         changed = copy.deepcopy(base["reported"])
         other = "partly" if claim["verdict"] != "partly" else "reproduced"
         changed["claims"][key]["verdict"] = other
         assert any(
-            d.startswith(f"claims.{key}.verdict:") for d in compare(changed, base, CORE[stem])
+            d.startswith(f"claims.{key}.verdict:") for d in compare(changed, base, CORE[chapter])
         )
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_baseline_asserts_what_the_page_reads_and_records_its_drift(stem):
-    base = json.loads((BASELINES / f"{stem}.json").read_text())
+def test_baseline_asserts_what_the_page_reads_and_records_its_drift(chapter):
+    base = json.loads((BASELINES / f"{chapter}.json").read_text())
     metrics = base["reported"]
-    entries = what_the_page_reads(metrics, CORE[stem])
+    entries = what_the_page_reads(metrics, CORE[chapter])
     want = {p for p, e in entries.items() if kind(e, metrics) not in NOT_ASSERTED}
     assert set(base["asserted"]) == want
     for path, entry in base["asserted"].items():
@@ -363,11 +355,11 @@ def strip_volatile(tree, path: str = ""):
 DETERMINISM_CHAPTER = "03_convnet_vs_fc"
 
 
-def test_same_seeds_give_identical_metrics(chapter_runner, tmp_path_factory):
-    from conftest import execute_chapter
-
+def test_same_seeds_give_identical_metrics(
+    chapter_runner, fresh_chapter_run, smoke_params, tmp_path_factory
+):
     stem = DETERMINISM_CHAPTER
-    params = smoke_params(stem)
+    params = smoke_params[stem]
     first = chapter_runner(stem, tmp_path_factory.mktemp("first"), **params)
-    second = execute_chapter(stem, tmp_path_factory.mktemp("second"), **params)
+    second = fresh_chapter_run(stem, tmp_path_factory.mktemp("second"), **params)
     assert strip_volatile(first) == strip_volatile(second)

@@ -10,7 +10,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 RUFF = (ROOT / "notebooks" / "ruff.toml").read_text()
 LINE_LENGTH = int(re.search(r"^line-length = (\d+)", RUFF, re.MULTILINE).group(1))

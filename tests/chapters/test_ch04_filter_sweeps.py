@@ -14,44 +14,33 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_book import VERDICTS
 
 import helpers as H
 
 STEM = "04_filter_sweeps"
-SMOKE = {
-    "photos": ["chelsea", "coffee"],
-    "conv_size": 48,
-    "conv_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-    "kernel_sizes": [3, 7],
-    "kernel_size": 7,
-    "fc_size": 32,
-    "fc_sizes": [100, 250, 500, 1000, 2500, 5000, 10000, 25000],
-    "n_seeds": 2,
-    "conv_fit_min": 32,
-    "fc_fit_min": 500,
-    "claim_n": 16,
-    "claim_hidden": 25000,
-    "big_sizes": [1000, 5000],
-    "padding_n": 64,
-}
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, tmp_path_factory):
-    return chapter_runner(STEM, tmp_path_factory.mktemp("ch04"), **SMOKE)
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
+
+
+@pytest.fixture(scope="module")
+def m(smoke, chapter_runner, tmp_path_factory):
+    return chapter_runner(STEM, tmp_path_factory.mktemp("ch04"), **smoke)
 
 
 def _curve(d: dict) -> np.ndarray:
     return np.array([d[k] for k in sorted(d, key=int)])
 
 
-def test_maps_improve_monotonically(m):
+def test_maps_improve_monotonically(smoke, m):
     conv, fc = _curve(m["conv_sweep"]), _curve(m["fc_sweep"])
-    assert len(conv) == len(SMOKE["conv_sizes"]) and len(fc) == len(SMOKE["fc_sizes"])
+    assert len(conv) == len(smoke["conv_sizes"]) and len(fc) == len(smoke["fc_sizes"])
     assert np.all(np.diff(conv) > 0) and np.all(np.diff(fc) > 0)
     assert conv[-1] > 0.9 and conv[0] < 0.3
-    for k in SMOKE["kernel_sizes"]:
+    for k in smoke["kernel_sizes"]:
         assert np.all(np.diff(_curve(m["conv_rel_error"][str(k)])[3:]) < 0)
     assert np.all(np.diff(_curve(m["fc_rel_error"])) < 0)
 
@@ -69,14 +58,14 @@ def test_error_slopes_near_minus_one_half(m):
 CONV_LAW_MEAN, CONV_LAW_SE = 0.969, 0.028
 
 
-def test_error_constants_match_the_law(m):
-    x = H.preprocess(H.load_image(SMOKE["photos"][0], SMOKE["conv_size"]), "centered")
-    fit = [n for n in SMOKE["conv_sizes"] if n >= SMOKE["conv_fit_min"]]
+def test_error_constants_match_the_law(smoke, m):
+    x = H.preprocess(H.load_image(smoke["photos"][0], smoke["conv_size"]), "centered")
+    fit = [n for n in smoke["conv_sizes"] if n >= smoke["conv_fit_min"]]
     ratios = np.array(  # (kernel, N): the chapter's mean error over the law, recomputed here
         [
             [m["conv_rel_error"][str(k)][str(n)] for n in fit]
             / H.predicted_relative_error(x, np.array(fit, float), k)
-            for k in SMOKE["kernel_sizes"]
+            for k in smoke["kernel_sizes"]
         ]
     )
     assert abs(ratios.mean() - CONV_LAW_MEAN) < 4 * CONV_LAW_SE
@@ -88,12 +77,12 @@ def test_error_constants_match_the_law(m):
         assert err == pytest.approx(full["predicted"][n_h], rel=0.15)
 
 
-def test_kernel_size_hardly_matters(m):
+def test_kernel_size_hardly_matters(smoke, m):
     """sqrt(p/N) would make k=7 worse than k=3 by 7/3; the overlap of k^2 patches cancels it."""
     measured = m["kernel_error_ratio"]["measured"]
-    k_lo, k_hi = min(SMOKE["kernel_sizes"]), max(SMOKE["kernel_sizes"])
-    x = H.preprocess(H.load_image(SMOKE["photos"][0], SMOKE["conv_size"]), "centered")
-    n = float(SMOKE["padding_n"])  # the N the chapter compares at
+    k_lo, k_hi = min(smoke["kernel_sizes"]), max(smoke["kernel_sizes"])
+    x = H.preprocess(H.load_image(smoke["photos"][0], smoke["conv_size"]), "centered")
+    n = float(smoke["padding_n"])  # the N the chapter compares at
     law = H.predicted_relative_error(x, n, k_hi) / H.predicted_relative_error(x, n, k_lo)
     # error(k=7) / error(k=3) at N = 64, mean of 2 seeds, measured over seed pairs 0-1 .. 6-7:
     # 0.943, 0.981, 1.075, 1.071 (SD 0.066); the law's ratio is 1.036 here
@@ -106,10 +95,10 @@ def test_plain_maps_stay_uncorrelated(m):
     assert m["plain_max_abs_corr"]["fc"] < 0.1
 
 
-def test_claim_fc_100000_vs_conv_16(m):
+def test_claim_fc_100000_vs_conv_16(smoke, m):
     c = m["fc_100000_vs_conv_16"]
     assert c["metric"] == "relative_error_to_limit"
-    assert c["fc_hidden"] == SMOKE["claim_hidden"] and c["conv_n"] == SMOKE["claim_n"]
+    assert c["fc_hidden"] == smoke["claim_hidden"] and c["conv_n"] == smoke["claim_n"]
     # one rule: the convnet must be better by one standard deviation of the paired differences;
     # at 32 px it is worse (errors 1.76 versus 1.08), so the claim does not hold here
     assert c["holds"] is False and c["conv"] - c["fc"] > 0.3
@@ -123,10 +112,10 @@ def test_claim_fc_100000_vs_conv_16(m):
         assert row["better"] in ("convnet", "FC", "comparable")
 
 
-def test_claims_and_verdicts(m):
+def test_claims_and_verdicts(m, expected_verdicts):
     """The chapter states its claims once, with the verdicts the scorecard showed before."""
     verdicts = {key: c["verdict"] for key, c in m["claims"].items()}
-    assert verdicts == VERDICTS[STEM]  # the one table of expected verdicts (test_book.py)
+    assert verdicts == expected_verdicts[STEM]  # the one table of expected verdicts
     for c in m["claims"].values():
         assert set(c) == {"section", "claim", "measured", "verdict"}
     assert m["claims"]["kernel_size"]["measured"].startswith("error k=7 / k=3")

@@ -13,7 +13,7 @@ import pytest
 import tomllib
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GENERATED = {"book/scorecard"}  # written into the staged sources by `make book`
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 

@@ -22,22 +22,20 @@ from backpropvis.book.glue import markdown_table
 from backpropvis.core.metrics import spearman
 
 STEM = "01_observations"
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = {
-    "photos": ["chelsea", "coffee"],
-    "size": 64,
-    "n_logits": 6,
-    "n_top": 2,
-    "n_filters": 32,
-    "kernel_size": 5,
-}
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("trained", "untrained", "vgg16_untrained")
 
 
 @pytest.fixture(scope="module")
-def run(chapter_runner, tmp_path_factory):
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
+
+
+@pytest.fixture(scope="module")
+def run(smoke, chapter_runner, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("ch01")
-    return chapter_runner(STEM, workdir, **SMOKE), workdir
+    return chapter_runner(STEM, workdir, **smoke), workdir
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +53,15 @@ def test_trained_model_sees_a_cat_in_chelsea(metrics):
     assert prob > 0.5  # measured 0.77 (Egyptian cat; tiger cat second, 0.22)
 
 
-def test_logits_are_the_top_classes_then_482_then_shared_random_ones(metrics):
+def test_logits_are_the_top_classes_then_482_then_shared_random_ones(smoke, metrics):
     """Each network's logits: its own top-n_top classes, then 482, then random logits shared by
     every network (drawn once from logit_seed)."""
-    n_top = SMOKE["n_top"]
-    tops = {p: [c for c, _, _ in metrics["top5"][p][:n_top]] for p in SMOKE["photos"]}
+    n_top = smoke["n_top"]
+    tops = {p: [c for c, _, _ in metrics["top5"][p][:n_top]] for p in smoke["photos"]}
     shared = None
     for key, targets in metrics["targets"].items():
         photo, net = key.split("/")
-        assert len(targets) == SMOKE["n_logits"] == len(set(targets)), key
+        assert len(targets) == smoke["n_logits"] == len(set(targets)), key
         assert targets[n_top] == 482, key
         if net == metrics["trained_model"]:
             assert targets[:n_top] == tops[photo], key
@@ -194,15 +192,15 @@ RHO_LIMIT_SD = 0.059
 RHO_GAP_MIN = 0.01  # 0.044 - 2.5 SD: the map is closer to the limit than to the input
 
 
-def test_three_layer_convnet_gbp_follows_the_limit_not_the_input(metrics):
-    x = H.preprocess(H.load_image(SMOKE["photos"][0], SMOKE["size"]), "centered")
-    limit = H.gbp_limit(x, SMOKE["kernel_size"])
-    net = H.ThreeLayerConvNet(SMOKE["n_filters"], SMOKE["kernel_size"], 1000, seed=0)
+def test_three_layer_convnet_gbp_follows_the_limit_not_the_input(smoke, metrics):
+    x = H.preprocess(H.load_image(smoke["photos"][0], smoke["size"]), "centered")
+    limit = H.gbp_limit(x, smoke["kernel_size"])
+    net = H.ThreeLayerConvNet(smoke["n_filters"], smoke["kernel_size"], 1000, seed=0)
     gbp = H.backprop_map(net, x, target=482, rule="guided")
     rho_limit = metrics["corr_with_limit"]["guided"]
     assert H.pearson(gbp, limit) == pytest.approx(rho_limit, abs=1e-6)  # the chapter's map
     assert rho_limit > H.pearson(gbp, x) + RHO_GAP_MIN  # the input would score 1 here
-    eps = H.predicted_relative_error(x, SMOKE["n_filters"], kernel_size=SMOKE["kernel_size"])
+    eps = H.predicted_relative_error(x, smoke["n_filters"], kernel_size=smoke["kernel_size"])
     assert abs(rho_limit - 1 / math.sqrt(1 + eps**2)) < 3 * RHO_LIMIT_SD
     assert H.pearson(x, limit) - 1 / math.sqrt(1 + eps**2) > 3 * RHO_LIMIT_SD  # input fails
     assert abs(metrics["corr_with_limit"]["plain"]) < 0.1

@@ -184,14 +184,13 @@ def test_trained_name_offline_fails_at_once_saying_how_to_supply_weights(monkeyp
     assert {"auto", "resnet50", "resnet50_untrained", "efficientnet_lite0"} <= set(model_names())
 
 
-def test_chapter_1_runs_on_an_untrained_resnet18(chapter_runner, tmp_path_factory):
+def test_chapter_1_runs_on_an_untrained_resnet18(chapter_runner, smoke_params, tmp_path_factory):
     """Chapter 1 in smoke size with ``-p model resnet18_untrained``: the "trained" row is that
     untrained ResNet-18 (seed 0), its twin a second draw (seed 1), then the untrained VGG-16."""
-    from test_ch01_observations import SMOKE, STEM
-
+    stem = "01_observations"
     workdir = tmp_path_factory.mktemp("ch01_resnet18")
-    params = {**SMOKE, "photos": ["chelsea"], "n_logits": 4}  # smaller still: one photo
-    metrics = chapter_runner(STEM, workdir, **params, model="resnet18_untrained")
+    params = {**smoke_params[stem], "photos": ["chelsea"], "n_logits": 4}  # one photo
+    metrics = chapter_runner(stem, workdir, **params, model="resnet18_untrained")
     assert metrics["trained_model"] == "resnet18_untrained"
     assert metrics["photos"] == ["chelsea"]
     inv = metrics["class_invariance"]

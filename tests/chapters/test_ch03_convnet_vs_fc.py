@@ -18,14 +18,12 @@ import torch
 import helpers as H
 
 STEM = "03_convnet_vs_fc"
-SMOKE = {
-    "photos": ["chelsea", "coffee"],
-    "size": 64,
-    "kernel_size": 7,
-    "n_filters": 128,
-    "hidden": 2048,
-    "n_seeds": 2,
-}
+
+
+@pytest.fixture(scope="module")
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +32,15 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, workdir):
-    return chapter_runner(STEM, workdir, **SMOKE)
+def m(smoke, chapter_runner, workdir):
+    return chapter_runner(STEM, workdir, **smoke)
 
 
-def test_metrics_have_the_issue_keys(m):
+def test_metrics_have_the_issue_keys(smoke, m):
     for key in ("corr_to_limit", "corr_to_input"):
         for net in ("conv", "fc"):
             assert set(m[key][net]) == {"guided", "plain"}
-    assert m["n_seeds"] == SMOKE["n_seeds"]
+    assert m["n_seeds"] == smoke["n_seeds"]
 
 
 def test_gbp_convnet_recovers_its_limit(m):
@@ -52,10 +50,10 @@ def test_gbp_convnet_recovers_its_limit(m):
     assert m["ssim_to_limit"]["conv"]["guided"] > m["ssim_to_limit"]["fc"]["guided"] + 0.2
 
 
-def test_gbp_fc_is_weak_but_positive(m):
+def test_gbp_fc_is_weak_but_positive(smoke, m):
     fc = m["corr_to_limit"]["fc"]["guided"]
-    d = 3 * SMOKE["size"] ** 2
-    predicted = 1 / math.sqrt(1 + math.pi**2 * d / SMOKE["hidden"])  # 0.129 here
+    d = 3 * smoke["size"] ** 2
+    predicted = 1 / math.sqrt(1 + math.pi**2 * d / smoke["hidden"])  # 0.129 here
     # Measured over weight seeds 0..5 x both photos (12 maps, logit 482): rho 0.126 mean,
     # 0.0076 SD per map; the chapter averages 2 seeds x 2 photos, SE 0.0076 / 2 = 0.0038.
     # 4 SE = 0.015: a law off by a factor 2 in d / N_h (rho 0.18 or 0.09) fails.
@@ -72,13 +70,13 @@ def test_plain_maps_are_uncorrelated(m):
             assert m[f"{key}_std"][net]["plain"] < 0.03
 
 
-def test_noise_to_signal_law(m):
+def test_noise_to_signal_law(smoke, m):
     """Relative error to the limit: pi sqrt(P / (N ||L||^2)) (conv), pi sqrt(d / N_h) (FC)."""
     conv, fc = m["rel_error_gbp"]["conv"], m["rel_error_gbp"]["fc"]
     assert 0.8 < conv["measured"] / conv["predicted"] < 1.2
     assert 0.93 < fc["measured"] / fc["predicted"] < 1.07
-    d = 3 * SMOKE["size"] ** 2
-    assert fc["predicted"] == pytest.approx(math.pi * math.sqrt(d / SMOKE["hidden"]), rel=1e-6)
+    d = 3 * smoke["size"] ** 2
+    assert fc["predicted"] == pytest.approx(math.pi * math.sqrt(d / smoke["hidden"]), rel=1e-6)
 
 
 def test_claims_and_verdicts(m):

@@ -4,19 +4,20 @@ results: tables rendered and glued numbers readable next to the cell that comput
 from __future__ import annotations
 
 import json
-
-from conftest import execute_chapter
-from test_baselines import smoke_params
+import os
 
 STEM = "03_convnet_vs_fc"  # cheap, and it glues tables as well as numbers
 
 
-def test_chapter_without_myst_nb_shows_tables_and_numbers(tmp_path, monkeypatch):
+def test_chapter_without_myst_nb_shows_tables_and_numbers(
+    tmp_path, monkeypatch, fresh_chapter_run, smoke_params
+):
     shadow = tmp_path / "no_myst_nb"
     shadow.mkdir()
     (shadow / "myst_nb.py").write_text("raise ImportError('myst-nb is absent here')\n")
-    monkeypatch.setenv("PYTHONPATH", f"{shadow}")  # the kernel imports this stand-in first
-    execute_chapter(STEM, tmp_path / "run", **smoke_params(STEM))
+    path = os.pathsep.join(p for p in (str(shadow), os.environ.get("PYTHONPATH")) if p)
+    monkeypatch.setenv("PYTHONPATH", path)  # the kernel imports this stand-in first
+    fresh_chapter_run(STEM, tmp_path / "run", **smoke_params[STEM])
     nb = json.loads((tmp_path / "run" / f"{STEM}.ipynb").read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     markdown = [

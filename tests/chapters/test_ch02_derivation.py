@@ -15,22 +15,15 @@ import torch
 import helpers as H
 
 STEM = "02_derivation"
-SMOKE = {
-    "size": 64,
-    "kernel_size": 7,
-    "n_values": [4, 64, 256],
-    "n_identity": 16,
-    "n_mc_h": 1_000_000,
-    "n_mc_w": 200_000,
-    "conc_sizes": [10, 30, 100, 300, 1000, 3000],
-    "conc_trials": 100,
-    "n_boot": 200,
-    "c": 0.5,  # not 1: checks that every constant is reported in units of c
-    "seed": 1,
-}
 CLOSED = 1 / math.sqrt(2 * math.pi)  # E[relu(V)] / c and ||E[w~]|| / c
 PAPER = math.sqrt(2 / math.pi)  # the paper's value for both
 Z = 4.0  # tolerance in standard errors
+
+
+@pytest.fixture(scope="module")
+def smoke(smoke_params):
+    """This chapter's smoke parameters (tests/conftest.py)."""
+    return smoke_params[STEM]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +32,8 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def m(chapter_runner, workdir):
-    return chapter_runner(STEM, workdir, **SMOKE)
+def m(smoke, chapter_runner, workdir):
+    return chapter_runner(STEM, workdir, **smoke)
 
 
 def test_eq2_equals_autograd_to_float_precision(m):
@@ -56,7 +49,7 @@ def test_expected_h_closed_form_not_paper(m):
     assert abs(m["E_h_plain_over_c"]) < Z * m["E_h_plain_over_c_se"]
 
 
-def test_expected_w_tilde_is_unconditional_mean(m):
+def test_expected_w_tilde_is_unconditional_mean(smoke, m):
     mean, se = m["E_w_tilde_norm_over_c"], m["E_w_tilde_norm_over_c_se"]
     assert abs(mean - CLOSED) < Z * se
     assert abs(mean - PAPER) > 50 * se
@@ -64,13 +57,13 @@ def test_expected_w_tilde_is_unconditional_mean(m):
     cond, cond_se = m["E_w_conditional_norm_over_c"], m["E_w_conditional_norm_over_c_se"]
     assert abs(cond - PAPER) < Z * cond_se
     # direction y / ||y||: the orthogonal part is sampling noise ~ sqrt((p - 1) / (2 n))
-    noise = math.sqrt((m["p"] - 1) / (2 * SMOKE["n_mc_w"]))
+    noise = math.sqrt((m["p"] - 1) / (2 * smoke["n_mc_w"]))
     assert m["E_w_tilde_perp_over_c"] < 2 * noise
     assert m["E_w_tilde_cos"] > math.cos(math.atan(2 * noise / CLOSED))
 
 
-def test_eq5_constant_is_n_c2_over_2pi(m):
-    n_max = str(max(SMOKE["n_values"]))
+def test_eq5_constant_is_n_c2_over_2pi(smoke, m):
+    n_max = str(max(smoke["n_values"]))
     scale = m["eq5_scale_over_corrected_guided_by_N"][n_max]
     se = m["eq5_scale_over_corrected_guided_se_by_N"][n_max]
     assert abs(scale - 1) < Z * se
@@ -81,8 +74,8 @@ def test_eq5_constant_is_n_c2_over_2pi(m):
     assert abs(plain) < Z * m["eq5_scale_over_corrected_plain_se_by_N"][n_max]
 
 
-def test_gbp_converges_to_limit_plain_does_not(m):
-    corr = [m["corr_gbp_limit_by_N"][str(n)] for n in SMOKE["n_values"]]
+def test_gbp_converges_to_limit_plain_does_not(smoke, m):
+    corr = [m["corr_gbp_limit_by_N"][str(n)] for n in smoke["n_values"]]
     assert corr == sorted(corr)
     assert corr[-1] > 0.9
     # plain: chance level for 3 * 64 * 64 entries (SE about 0.01)
@@ -96,8 +89,8 @@ def test_deconv_map_ignores_the_input(m):
     assert abs(m["corr_deconv_limit_per_channel"]) < 0.2
 
 
-def test_coverage_is_k_squared_not_p(m):
-    k = SMOKE["kernel_size"]
+def test_coverage_is_k_squared_not_p(smoke, m):
+    k = smoke["kernel_size"]
     assert m["coverage_interior"] == k * k != m["p"]
     assert m["coverage_min_valid"] == 1
     assert m["coverage_min_same"] == ((k + 1) // 2) ** 2
