@@ -113,8 +113,19 @@ def postprocess(path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1))
 
 
+SPHINX_OUTPUT = ("html", ".doctrees", "jupyter_execute")  # what jupyter-book writes in build
+
+
 def build_html(src: Path, build: Path) -> None:
-    """Jupyter Book 1 with Sphinx warnings as errors; HTML lands in ``build/html``."""
+    """Jupyter Book 1 with Sphinx warnings as errors; HTML lands in ``build/html``.
+
+    Sphinx's previous output and environment are removed first: every page is read and written
+    again, so a warning fails every build (not only the one that changed its page), no page of
+    a chapter since removed lingers, and the HTML depends on the staged sources alone (Sphinx
+    writes links to static files differently when an earlier build left them in place).
+    """
+    for name in SPHINX_OUTPUT:
+        shutil.rmtree(build / name, ignore_errors=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(src), "--path-output", str(build.parent), "-W", "--keep-going"]
     subprocess.run(cmd, check=True)
