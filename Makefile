@@ -30,8 +30,11 @@ test: lint
 test-kernels: $(STAMP)
 	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q tests/book/test_baselines.py -k match_baseline
 
+# A chapter is executed when what it depends on changed since its last run (its source, src/,
+# the pins and installed versions, device, trained model) and otherwise taken from
+# _build/cache; RERUN=1 executes every chapter anyway (`make book RERUN=1`).
 book: $(STAMP)
-	$(PY) scripts/build_book.py
+	$(PY) scripts/build_book.py $(if $(filter-out 0,$(RERUN)),--rerun)
 
 # Open every built page in headless Chromium (offline) at 1280 and 390 px: errors, images, math,
 # links, content cut at the page edge, hidden scrollbars, screenshots at both widths.
@@ -49,5 +52,6 @@ baselines: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
 
+# Everything make book and make check-html write, the chapter cache (_build/cache) included.
 clean:
 	rm -rf _build

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 import helpers as H
-from backpropvis.core.models import TRAINED_MODELS, _vgg16_weights_available
+from backpropvis.core.models import TRAINED_MODELS, auto_model_name, vgg16_weights_available
 
 
 def test_trained_loader_offline_classifies_the_tabby():
@@ -24,13 +24,16 @@ def test_auto_picks_vgg16_where_its_weights_are_cached(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     monkeypatch.delenv("BACKPROPVIS_OFFLINE")
-    assert not _vgg16_weights_available(timeout=0)
+    assert not vgg16_weights_available(timeout=0)
+    assert auto_model_name(timeout=0) == "efficientnet_lite0"
     checkpoint = tmp_path / "checkpoints" / VGG16_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]
     checkpoint.parent.mkdir()
     checkpoint.touch()
-    assert _vgg16_weights_available(timeout=0)
+    assert vgg16_weights_available(timeout=0)
+    assert auto_model_name(timeout=0) == "vgg16"  # what load_model("auto") loads, by name
     monkeypatch.setenv("BACKPROPVIS_OFFLINE", "1")
-    assert not _vgg16_weights_available(timeout=0)
+    assert not vgg16_weights_available(timeout=0)
+    assert auto_model_name(timeout=0) == "efficientnet_lite0"
 
 
 def test_weights_file_is_loaded_without_download():

@@ -147,12 +147,19 @@ def _host_answers(url: str, timeout: float) -> str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def _vgg16_weights_available(timeout: float) -> bool:
+def vgg16_weights_available(timeout: float) -> bool:
     """True when the VGG-16 ImageNet checkpoint is in the torch cache or its host answers."""
     if os.environ.get("BACKPROPVIS_OFFLINE") == "1":
         return False  # the offline model, even where VGG-16's weights are cached (tests)
     url, cached = _vgg16_checkpoint()
     return cached.exists() or (timeout > 0 and not _host_answers(url, timeout))
+
+
+def auto_model_name(timeout: float = 5.0) -> str:
+    """The trained model ``load_model("auto", timeout=timeout)`` loads: ``"vgg16"`` where its
+    ImageNet weights are cached or their host answers within ``timeout`` s (and
+    ``BACKPROPVIS_OFFLINE`` is not ``1``), else ``"efficientnet_lite0"``. Loads no weights."""
+    return "vgg16" if vgg16_weights_available(timeout) else "efficientnet_lite0"
 
 
 def _offline_message(name: str, why: str) -> str:
@@ -304,7 +311,7 @@ def load_model(
             f"torchvision name without _untrained); got name={name!r}"
         )
     if name == "auto":
-        name = "vgg16" if _vgg16_weights_available(timeout) else "efficientnet_lite0"
+        name = auto_model_name(timeout)
     arch = name.removesuffix("_untrained")
     lite = arch == "efficientnet_lite0"
     meta = {} if lite else _default_weights(arch).meta
