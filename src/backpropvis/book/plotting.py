@@ -3,6 +3,11 @@
 Maps ``(3, H, W)`` are shown as RGB after :func:`normalize_map`, ``(H, W)`` as gray. Every
 function returns its matplotlib figure or axes; matplotlib.pyplot (about 0.7 s to import) is
 imported on first use.
+
+The book's figure style is set when this module is imported (:data:`BOOK_RC`): figures are
+drawn at the content column's width, :data:`FIGURE_WIDTH`, and every text at
+:data:`FONT_PT` or more, so that it reads at 9 CSS px or more on a 1280 px window and 7 px or
+more on a phone.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 
 from ..core.concentration import loglog_fit
@@ -26,6 +32,25 @@ __all__ = [
     "plot_sweep",
     "plot_two_displays",
 ]
+
+#: Inches. The book glues figures as PNG at 100 dpi; its content column is 688 CSS px wide at a
+#: 1280 px window (358 px on a 390 px phone), so a figure this wide is shown at its drawn size.
+FIGURE_WIDTH = 6.9
+#: Points: the smallest text of a figure. 10 pt at 100 dpi is 13.9 px, shown at 13.9 CSS px at
+#: 1280 px and about 7.2 px on a phone.
+FONT_PT = 10
+BOOK_RC = {
+    "figure.figsize": (FIGURE_WIDTH, 3.4),
+    "font.size": FONT_PT,
+    "axes.titlesize": FONT_PT + 1,
+    "axes.labelsize": FONT_PT,
+    "xtick.labelsize": FONT_PT,
+    "ytick.labelsize": FONT_PT,
+    "legend.fontsize": FONT_PT,
+    "legend.title_fontsize": FONT_PT,
+    "figure.titlesize": FONT_PT + 1,
+}
+matplotlib.rcParams.update(BOOK_RC)
 
 
 def _as_display(img: Any, mode: str) -> np.ndarray:
