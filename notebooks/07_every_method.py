@@ -81,7 +81,8 @@ torch.manual_seed(seed)
 torch.set_num_threads(1)  # as chapter 6: small kernels, faster on one thread
 H.quiet_attribution_warnings()  # constant maps, Captum's and PyTorch's notes
 rec = H.Record("07_every_method", out_dir)
-METHODS = rec("methods", list(H.METHODS), glued=False)
+# the gradient family, modified backprop and class activation maps (the LRP family: chapter 9)
+METHODS = rec("methods", H.method_keys("gradient", "modified", "cam"), glued=False)
 NAME = {m: H.METHODS[m].label for m in METHODS}
 rec("size", size)
 rec("n_photos", len(photos))

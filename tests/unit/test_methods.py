@@ -133,8 +133,12 @@ def test_every_registered_method_matches_its_reference(net, xs):
 
 
 def test_registry_entries_say_what_they_are():
+    assert H.method_keys("modified") == ["deconvnet", "guided_backprop"]
+    assert H.method_keys() == list(H.METHODS)
+    rules = {m: e.rule for m, e in H.METHODS.items() if e.rule}
+    assert rules == {"saliency": "plain", "deconvnet": "deconv", "guided_backprop": "guided"}
     for key, entry in H.METHODS.items():
-        assert entry.key == key and entry.label
+        assert entry.key == key and entry.label and entry.family
         assert entry.ingredients.backward in H.RULES
         assert isinstance(entry.implementation(tiny_net()), str)
         assert entry.sanity_checks in (True, False, None)

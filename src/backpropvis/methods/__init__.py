@@ -11,12 +11,13 @@ from . import modified  # noqa: F401
 from . import cam  # noqa: F401
 
 # isort: on
-from .registry import METHODS, attribution_maps, method_implementations
+from .registry import METHODS, attribution_maps, method_implementations, method_keys
 
 __all__ = [
     "METHODS",
     "attribution_maps",
     "method_implementations",
+    "method_keys",
     "quiet_attribution_warnings",
 ]
 

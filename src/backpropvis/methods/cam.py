@@ -85,6 +85,7 @@ register(
     Method(
         "gradcam",
         "Grad-CAM",
+        "cam",
         Ingredients("plain", gradcam=True),
         _gradcam,
         lambda model: "Captum LayerGradCam + LayerAttribution.interpolate",
@@ -97,6 +98,7 @@ register(
     Method(
         "guided_gradcam",
         "Guided Grad-CAM",
+        "cam",
         Ingredients("guided", gradcam=True),
         lambda batch: batch.map("guided_backprop") * batch.map("gradcam"),
         _guided_implementation,

@@ -77,9 +77,11 @@ register(
     Method(
         "saliency",
         "saliency",
+        "gradient",
         Ingredients("plain"),
         _saliency,
         lambda model: "Captum Saliency",
+        rule="plain",
         reference=_gradient_by_hand,
         sanity_checks=False,
     )
@@ -88,6 +90,7 @@ register(
     Method(
         "input_x_gradient",
         "gradient × input",
+        "gradient",
         Ingredients("plain", input=True),
         lambda batch: batch.map("saliency") * batch.xs,
         lambda model: "Captum Saliency × input (= Captum InputXGradient)",
@@ -99,6 +102,7 @@ register(
     Method(
         "smoothgrad",
         "SmoothGrad",
+        "gradient",
         Ingredients("plain"),
         _smoothgrad,
         lambda model: "Captum NoiseTunnel(Saliency)",
@@ -110,6 +114,7 @@ register(
     Method(
         "integrated_gradients",
         "Integrated Gradients",
+        "gradient",
         Ingredients("plain", input=True),
         _integrated_gradients,
         lambda model: "Captum IntegratedGradients",

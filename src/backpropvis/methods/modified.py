@@ -80,9 +80,11 @@ register(
     Method(
         "deconvnet",
         "DeconvNet",
+        "modified",
         Ingredients("deconv"),
         lambda batch: rule_map(batch, "deconv"),
         _implementation("deconv"),
+        rule="deconv",
         reference=_one_map_per_image("deconv"),
         sanity_checks=None,
     )
@@ -91,9 +93,11 @@ register(
     Method(
         "guided_backprop",
         "guided backprop",
+        "modified",
         Ingredients("guided"),
         lambda batch: rule_map(batch, "guided"),
         _implementation("guided"),
+        rule="guided",
         reference=_one_map_per_image("guided"),
         sanity_checks=True,
     )

@@ -28,6 +28,7 @@ __all__ = [
     "MapBatch",
     "attribution_maps",
     "method_implementations",
+    "method_keys",
     "register",
 ]
 
@@ -95,7 +96,10 @@ class MapBatch:
 class Method:
     """One attribution method (module docstring).
 
-    ``key``: its name in metrics and settings; ``label``: how the book writes it;
+    ``key``: its name in metrics and settings; ``label``: how the book writes it; ``family``:
+    the module of the family that registers it (``"gradient"``, ``"modified"``, ``"cam"``...);
+    ``rule``: the book's backward rule ``h`` whose map this method is, where it is one (the
+    saliency map is the plain rule, DeconvNet and guided backprop theirs), else ``None``;
     ``compute(batch)``: its map ``(B, C, H, W)`` for a :class:`MapBatch`; ``needs``: the
     settings it reads (``smoothgrad_samples``, ``baseline``, ``cam_layer``...);
     ``implementation(model)``: which implementation runs on ``model``, in words;
@@ -107,9 +111,11 @@ class Method:
 
     key: str
     label: str
+    family: str
     ingredients: Ingredients
     compute: Callable[[MapBatch], torch.Tensor]
     implementation: Callable[[nn.Module], str]
+    rule: str | None = None
     needs: tuple[str, ...] = ()
     reference: Callable[..., torch.Tensor] | None = None
     sanity_checks: bool | None = None
@@ -125,6 +131,12 @@ def register(method: Method) -> Method:
         raise ValueError(f"method {method.key!r} is registered twice")
     METHODS[method.key] = method
     return method
+
+
+def method_keys(*families: str) -> list[str]:
+    """The keys of the registered methods of ``families`` (every family when none is named),
+    in the registry's order."""
+    return [k for k, m in METHODS.items() if not families or m.family in families]
 
 
 def _check_methods(methods: Sequence[str]) -> list[str]:
