@@ -59,8 +59,8 @@ MUTATIONS: list[Mutation] = [
         "relu6-upper-bound-dropped",
         "rules: the ReLU6 forward mask is 1[a > 0] instead of 1[0 < a < 6]",
         "src/backpropvis/core/rules.py",
-        "mask = y > 0 if ctx.upper is None else (y > 0) & (y < ctx.upper)",
-        "mask = y > 0",
+        "mask = y if ctx.upper is None else (y > 0) & (y < ctx.upper)",
+        "mask = y if ctx.upper is None else y > 0",
         ("tests/unit/test_reference_maps.py", "tests/unit/test_rules.py"),
         (
             "test_one_conv_net_maps_equal_the_hand_derivation[guided-relu6]",
