@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -81,7 +83,7 @@ torch.manual_seed(seed)
 torch.set_num_threads(1)  # as chapter 6: small kernels, faster on one thread
 H.quiet_attribution_warnings()  # constant maps, Captum's and PyTorch's notes
 rec = H.Record("07_every_method", out_dir)
-# the gradient family, modified backprop and class activation maps (the LRP family: chapter 9)
+# gradient family, modified backprop and CAM (the LRP family: chapter 9)
 METHODS = rec("methods", H.method_keys("gradient", "modified", "cam"), glued=False)
 NAME = {m: H.METHODS[m].label for m in METHODS}
 rec("size", size)
