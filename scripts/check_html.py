@@ -16,11 +16,17 @@ Per page and width, with every folded cell ("Show code cell content") opened:
 - every box that scrolls sideways shows it: its scrollbar takes room on the page (an overlay
   scrollbar, invisible until touched, does not count);
 - at 1280 px: code fits its code box (no code cell needs sideways scrolling), and every cell of a
-  "verdict" column (the scorecard's) is fully visible without scrolling.
+  "verdict" column (the scorecard's) is fully visible without scrolling;
+- figure text reads: every glued figure records its smallest text in pixels at its saved dpi
+  (book/glue.py ``figure_png``); shown at the scale the browser draws it (displayed width over
+  the PNG's width), that text is at least 9 CSS px at 1280 px and 7 px at 390 px. A figure is
+  named by its glue name, file and page; an image without that record (not glued by
+  ``glue_figure``) is listed as not measured.
 
 The scorecard must link every chapter. Screenshots of every page at both widths, each as one
 window as tall as the page so that scrollbars show, go to _build/screenshots/ (<page>.png at
-1280 px, <page>-390px.png at 390 px). Exit status 1 on any failure.
+1280 px, <page>-390px.png at 390 px), and every measured figure with its shown text size to
+_build/screenshots/figure_text.json. Exit status 1 on any failure.
 
 Usage: python scripts/check_html.py [--html _build/html] [--chromium /usr/bin/chromium]
 """
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -63,6 +70,14 @@ UNTYPESET = """() => Array.from(document.querySelectorAll('.math'))
   .map(e => e.textContent.slice(0, 60))"""
 BROKEN_IMAGES = """() => Array.from(document.images)
   .filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'))"""
+# Every image shown on the page: its source, its PNG width and the width it is drawn at (CSS px).
+FIGURES = """() => Array.from(document.images).filter(i => i.naturalWidth > 0)
+  .map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth,
+              shown: i.getBoundingClientRect().width}))
+  .filter(i => i.shown > 0)"""
+# The smallest figure text a reader sees, in CSS px, per window width (the book's style,
+# src/backpropvis/book/plotting.py: 10 pt at 100 dpi in a figure drawn at the column's width).
+MIN_TEXT_PX = {"1280px": 9.0, "390px": 7.0}
 LINKS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"
 # What is cut or runs off the page, as a reader would see it. Returns a list of problems.
 LAYOUT = """(strict) => {
@@ -223,6 +238,43 @@ def check_link(html: Path, page: Path, href: str) -> str | None:
     return None
 
 
+def figure_text_problem(
+    name: str, drawn_px: float, natural: float, shown: float, limit: float
+) -> str | None:
+    """None when a figure's smallest text, ``drawn_px`` pixels in its PNG of ``natural`` pixels
+    width, reads at ``limit`` CSS px or more when the page draws the PNG ``shown`` px wide."""
+    scale = shown / natural
+    if drawn_px * scale >= limit:
+        return None
+    return (
+        f"figure text too small: {name}: smallest text {drawn_px * scale:.1f} px < {limit:g} px"
+        f" ({drawn_px:.1f} px drawn in {natural:.0f} px, shown {shown:.0f} px wide,"
+        f" scale {scale:.2f})"
+    )
+
+
+def figure_texts(html: Path, rel: str, images: list[dict]) -> list[dict]:
+    """Each PNG image of page ``rel`` with what glue_figure recorded in it: ``name`` (glue name,
+    file and page), ``glued`` (whether it carries the record), ``px`` (its smallest text; None
+    for a figure without text), ``text`` (that text), ``page``, and the ``natural`` and
+    ``shown`` widths the browser reported."""
+    from backpropvis.book.glue import FIGURE_NAME, SMALLEST_TEXT, SMALLEST_TEXT_PX, figure_record
+
+    found = []
+    for img in images:
+        path = (html / rel).parent / unquote(urlsplit(img["src"]).path)
+        if path.suffix.lower() != ".png" or not path.is_file():
+            continue
+        record = figure_record(path.read_bytes())
+        px = record.get(SMALLEST_TEXT_PX)
+        glued = FIGURE_NAME in record
+        name = f"{record.get(FIGURE_NAME, 'image')} ({path.relative_to(html).as_posix()} on {rel})"
+        px = None if px is None else float(px)  # None: a glued figure without text
+        text = record.get(SMALLEST_TEXT, "")
+        found.append({**img, "name": name, "glued": glued, "px": px, "text": text, "page": rel})
+    return found
+
+
 def blocker(problems: list[str]):
     """A route handler (one argument: Playwright passes two to a two-argument handler)."""
 
@@ -244,8 +296,20 @@ def serve(html: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def check_page(context, base: str, rel: str, html: Path, shot: Path, strict: bool) -> list[str]:
-    """Open one page in ``context`` and return what is wrong with it; saves ``shot``."""
+def check_page(
+    context,
+    base: str,
+    rel: str,
+    html: Path,
+    shot: Path,
+    strict: bool,
+    min_text_px: float | None = None,
+    seen: list[dict] | None = None,
+) -> list[str]:
+    """Open one page in ``context`` and return what is wrong with it; saves ``shot``.
+
+    ``min_text_px``: the smallest figure text allowed at this width (CSS px; None: not checked).
+    ``seen``: where each measured figure (:func:`figure_texts`) is appended."""
     problems: list[str] = []
     page = context.new_page()
     page.route(re.compile(r"^(?!" + re.escape(base) + ")"), blocker(problems))
@@ -263,6 +327,14 @@ def check_page(context, base: str, rel: str, html: Path, shot: Path, strict: boo
         problems += [f"raw TeX left: {t!r}" for t in page.evaluate(UNTYPESET)]
     page.evaluate("() => document.fonts.ready")
     problems += [f"image not loaded: {s}" for s in page.evaluate(BROKEN_IMAGES)]
+    if min_text_px is not None:
+        for fig in figure_texts(html, rel, page.evaluate(FIGURES)):
+            if seen is not None:
+                seen.append(fig)
+            if fig["px"] is not None:
+                args = fig["name"], fig["px"], fig["natural"], fig["shown"], min_text_px
+                if (err := figure_text_problem(*args)) is not None:
+                    problems.append(f"{err}: {fig['text']!r}")
     if strict:  # links and the verdict column do not depend on the width
         for href in set(page.evaluate(LINKS)):
             if (err := check_link(html, html / rel, href)) is not None:
@@ -282,6 +354,27 @@ def check_page(context, base: str, rel: str, html: Path, shot: Path, strict: boo
     return problems
 
 
+def print_figure_texts(figures: dict[str, list[dict]]) -> None:
+    """Per page and width, the smallest figure text a reader sees (CSS px), and every image
+    that is not measured (no record of its text: not glued by glue_figure)."""
+    for width, seen in figures.items():
+        by_page: dict[str, list[dict]] = {}
+        for fig in seen:
+            by_page.setdefault(fig["page"], []).append(fig)
+        print(f"\nsmallest figure text at {width} (limit {MIN_TEXT_PX[width]:g} px):")
+        for rel, figs in sorted(by_page.items()):
+            measured = [f for f in figs if f["px"] is not None]
+            if measured:
+                low = min(measured, key=lambda f: f["px"] * f["shown"] / f["natural"])
+                px = low["px"] * low["shown"] / low["natural"]
+                print(
+                    f"  {rel}: {px:.1f} px ({low['name'].split(' ')[0]}), {len(measured)} figures"
+                )
+            for f in figs:
+                if not f["glued"] and width == "1280px":
+                    print(f"  not measured (no record: not glued by glue_figure): {f['name']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--html", default=str(ROOT / "_build" / "html"))
@@ -299,6 +392,7 @@ def main() -> int:
 
     server, base = serve(html)
     failures: dict[str, list[str]] = {}
+    figures: dict[str, list[dict]] = {}  # width -> every figure measured there
     checked = pages(html)
     with sync_playwright() as pw:
         # Scrollbars drawn as a reader's browser draws them (Playwright hides them by default).
@@ -326,7 +420,10 @@ def main() -> int:
                     continue
                 name = rel.replace("/", "__").removesuffix(".html")
                 shot = shots / (f"{name}.png" if strict else f"{name}-{width}.png")
-                problems = check_page(context, base, rel, html, shot, strict)
+                problems = check_page(
+                    context, base, rel, html, shot, strict, MIN_TEXT_PX[width],
+                    figures.setdefault(width, []),
+                )  # fmt: skip
                 print(f"{'ok  ' if not problems else 'FAIL'} {label}")
                 if problems:
                     failures[label] = problems
@@ -342,12 +439,16 @@ def main() -> int:
             failures.setdefault("book/scorecard.html", []).append(f"chapters not listed: {missing}")
     elif chapters:
         failures["book/scorecard.html"] = ["the scorecard page is missing"]
+    print_figure_texts(figures)
+    (shots / "figure_text.json").write_text(json.dumps(figures, indent=1) + "\n")
     for label, problems in failures.items():
         print(f"\n{label}:")
-        for p in problems[:20]:
+        figure_text = [p for p in problems if p.startswith("figure text")]  # every one
+        others = [p for p in problems if p not in figure_text]
+        for p in figure_text + others[:20]:
             print(f"  - {p}")
-        if len(problems) > 20:
-            print(f"  ... and {len(problems) - 20} more")
+        if len(others) > 20:
+            print(f"  ... and {len(others) - 20} more")
     print(
         f"\n{len(checked)} pages checked at {', '.join(w for w, _, _ in WIDTHS)}, "
         f"{len(failures)} with problems; screenshots in {shots}"

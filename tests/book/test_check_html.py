@@ -142,3 +142,83 @@ def test_layout_rule(case, browser, site, tmp_path):
     else:
         assert any(expected in p for p in problems), problems
     assert (tmp_path / "shot.png").exists()
+
+
+# The figure-text rule: a figure's smallest text, recorded in its PNG by glue_figure, read at the
+# scale the page shows it (the book's content column is 688 CSS px at 1280 px, 358 px at 390 px;
+# a narrower PNG is shown at its own width).
+COLUMN = {"1280px": 688, "390px": 358}
+
+
+def glued_png(monkeypatch, fig) -> bytes:
+    """The PNG glue_figure glues for ``fig`` (myst-nb's glue caught here)."""
+    import myst_nb
+
+    from backpropvis.book.glue import glue_figure
+
+    caught = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, png, display: caught.update(png=png))
+    glue_figure("fig_under_test", fig)
+    return caught["png"].data
+
+
+def shown_text(png: bytes, width: str) -> str | None:
+    from backpropvis.book.glue import FIGURE_NAME, SMALLEST_TEXT_PX, figure_record
+
+    record = figure_record(png)
+    natural = int.from_bytes(png[16:20], "big")  # the IHDR chunk's width
+    shown = min(natural, COLUMN[width])
+    px = float(record[SMALLEST_TEXT_PX])
+    return check_html.figure_text_problem(
+        record[FIGURE_NAME], px, natural, shown, check_html.MIN_TEXT_PX[width]
+    )
+
+
+def curves(figsize):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=figsize)
+    for ax in axes:
+        ax.plot([1, 10, 100], [3, 2, 1], label="a curve")
+        ax.set(xlabel="filters N", ylabel="error", title="a panel")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def test_glue_figure_records_its_smallest_drawn_text(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from backpropvis.book.glue import FIGURE_NAME, SMALLEST_TEXT, SMALLEST_TEXT_PX, figure_record
+
+    fig, (ax, hidden) = plt.subplots(1, 2, figsize=(6.9, 3))
+    ax.plot([0, 1], label="legend at 7 pt")
+    ax.legend(fontsize=7)
+    ax.set_title("title at 12 pt", fontsize=12)
+    hidden.set_xticks([0, 1], ["not", "drawn"], fontsize=3)
+    hidden.axis("off")  # its 3 pt tick labels are never drawn
+    record = figure_record(glued_png(monkeypatch, fig))
+    assert record[FIGURE_NAME] == "fig_under_test"
+    assert float(record[SMALLEST_TEXT_PX]) == pytest.approx(7 * 100 / 72, abs=0.01)
+    assert record[SMALLEST_TEXT] == "legend at 7 pt"
+
+
+def test_a_wide_figure_fails_and_one_at_the_book_width_passes(monkeypatch):
+    import matplotlib as mpl
+
+    with mpl.rc_context(mpl.rcParamsDefault):  # matplotlib's default fonts
+        wide = glued_png(monkeypatch, curves((15, 4)))
+    problem = shown_text(wide, "1280px")
+    assert problem and "fig_under_test" in problem and "too small" in problem, problem
+    assert shown_text(wide, "390px")
+    narrow = glued_png(monkeypatch, curves((6.9, 3.4)))  # the book's style (plotting.py)
+    assert int.from_bytes(narrow[16:20], "big") <= 700
+    assert shown_text(narrow, "1280px") is None and shown_text(narrow, "390px") is None
+
+
+def test_the_rule_scales_the_drawn_text_by_the_shown_width():
+    rule = check_html.figure_text_problem
+    assert rule("f", 13.9, 1400, 688, 9.0) is not None  # 6.8 px shown
+    assert rule("f", 13.9, 688, 688, 9.0) is None
+    assert rule("f", 13.9, 690, 358, 7.0) is None  # 7.2 px on a phone
+    assert rule("f", 12.5, 690, 358, 7.0) is not None  # 9 pt: 6.5 px on a phone
