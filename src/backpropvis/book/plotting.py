@@ -13,6 +13,7 @@ more on a phone.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +54,12 @@ BOOK_RC = {
 matplotlib.rcParams.update(BOOK_RC)
 
 
+def _wrapped(text: str, width_in: float) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at the book's font size."""
+    per_line = max(6, int(width_in * 72 / (0.6 * FONT_PT)))
+    return "\n".join(textwrap.fill(line, per_line) for line in text.split("\n"))
+
+
 def _as_display(img: Any, mode: str) -> np.ndarray:
     arr = as_array(img)
     if arr.ndim == 3 and arr.shape[0] == 3:
@@ -76,6 +83,7 @@ def plot_grid(
     import matplotlib.pyplot as plt  # heavy: first use only (module docstring)
 
     n_r, n_c = len(rows), max(len(r) for r in rows)
+    cell = min(cell, FIGURE_WIDTH / n_c)  # never wider than the column it is shown in
     fig, axes = plt.subplots(n_r, n_c, figsize=(cell * n_c, cell * n_r), squeeze=False)
     for r, row in enumerate(rows):
         for c in range(n_c):
@@ -89,9 +97,9 @@ def plot_grid(
                 shown = _as_display(img, mode)
                 ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1)
             if r == 0 and col_labels is not None and c < len(col_labels):
-                ax.set_title(col_labels[c], fontsize=9)
+                ax.set_title(_wrapped(col_labels[c], cell))
             if c == 0 and row_labels is not None and r < len(row_labels):
-                ax.set_ylabel(row_labels[r], fontsize=9)
+                ax.set_ylabel(_wrapped(row_labels[r], cell))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -108,7 +116,7 @@ def plot_sweep(image: Any, maps: Sequence[Any], labels: Sequence[str], rows: int
     per_row = math.ceil(len(panels) / rows)
     fig = plot_grid([panels[r * per_row : (r + 1) * per_row] for r in range(rows)], cell=1.9)
     for ax, title in zip(fig.axes, titles, strict=False):
-        ax.set_title(title, fontsize=9)
+        ax.set_title(_wrapped(title, ax.get_position().width * fig.get_figwidth()))
     fig.tight_layout()
     return fig
 
@@ -132,6 +140,7 @@ def plot_heatmaps(
     import matplotlib.pyplot as plt  # heavy: first use only (module docstring)
 
     n_r, n_c = len(mats), max(len(r) for r in mats)
+    cell = min(cell, (FIGURE_WIDTH - 0.8) / n_c)
     fig, axes = plt.subplots(n_r, n_c, figsize=(cell * n_c + 0.8, cell * n_r + 0.4), squeeze=False)
     image = None
     for r in range(n_r):
@@ -142,13 +151,13 @@ def plot_heatmaps(
                 continue
             mat = as_array(mats[r][c])
             image = ax.imshow(mat, cmap="RdBu_r", vmin=vmin, vmax=vmax)
-            ax.set_title(f"{col_labels[c]}: mean {mean_offdiagonal(mat):.3f}", fontsize=8)
+            ax.set_title(_wrapped(f"{col_labels[c]}: mean {mean_offdiagonal(mat):.3f}", cell))
             ticks = range(mat.shape[0])
             show_y, show_x = c == 0 and tick_labels, r == n_r - 1 and tick_labels
-            ax.set_yticks(ticks, list(tick_labels) if show_y else [], fontsize=6)
-            ax.set_xticks(ticks, list(tick_labels) if show_x else [], fontsize=6, rotation=90)
+            ax.set_yticks(ticks, list(tick_labels) if show_y else [])
+            ax.set_xticks(ticks, list(tick_labels) if show_x else [], rotation=90)
             if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=9)
+                ax.set_ylabel(_wrapped(row_labels[r], cell))
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 0.92, 1))
@@ -185,7 +194,7 @@ def plot_grouped_bars(
     ax.set_xticks(np.arange(len(groups)), groups)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     return ax
 
 
@@ -225,14 +234,18 @@ def plot_randomization(
     """Similarity to the original map per randomization step, in the style of Adebayo et al.
 
     ``curves[rule]``: one dict per step with ``metric`` and ``metric_std`` (:func:`mean_std`);
-    ``labels``: the step names (x axis). One panel per metric; mean with a +- std band.
-    Returns the matplotlib figure.
+    ``labels``: the step names (x axis). One panel per metric, two panels to a row, the legend
+    below them; mean with a +- std band. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt  # heavy: first use only (module docstring)
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    n_rows = math.ceil(len(metrics) / 2)
+    height = 3.4 * n_rows + 0.3 * math.ceil(len(curves) / 3)
+    fig, axes = plt.subplots(n_rows, 2, figsize=(FIGURE_WIDTH, height), squeeze=False)
     steps = np.arange(len(labels))
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax in axes.flat[len(metrics) :]:
+        ax.axis("off")
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         for rule, rows in curves.items():
             mean = np.array([r[metric] for r in rows])
             std = np.array([r.get(f"{metric}_std", 0.0) for r in rows])
@@ -240,14 +253,16 @@ def plot_randomization(
             ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
         ax.axhline(0, color="gray", lw=0.5)
         ax.set_xticks(steps)
-        ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+        ax.set_xticklabels(labels, rotation=60, ha="right")
         ax.set_ylim(-0.3, 1.05)
-        ax.set_title(metric.replace("_", " "), fontsize=10)
-    axes[0][0].set_ylabel("similarity to the original map")
-    axes[0][-1].legend(fontsize=8)
+        ax.set_title(metric.replace("_", " "))
+    for row in axes:
+        row[0].set_ylabel("similarity to\nthe original map")
+    handles, names = axes.flat[0].get_legend_handles_labels()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 * math.ceil(len(curves) / 3) / n_rows, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=3, frameon=False)
     return fig
 
 
@@ -277,5 +292,5 @@ def label_axes(axes: Sequence[Any], labels: Sequence[tuple[str, str, str]]) -> N
     """Set ``(xlabel, ylabel, title)`` on each of ``axes``, with a small title and legend."""
     for ax, (xlabel, ylabel, title) in zip(axes, labels, strict=True):
         ax.set(xlabel=xlabel, ylabel=ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
+        ax.set_title(title)
+        ax.legend()
