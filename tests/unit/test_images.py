@@ -9,13 +9,24 @@ from skimage import io
 
 import helpers as H
 from backpropvis.core.checks import InputWarning
+from backpropvis.core.images import NATURAL_PHOTOS, SAMPLE_PHOTOS
 
 
-@pytest.mark.parametrize("name", ["chelsea", "camera", "coffee"])
+@pytest.mark.parametrize("name", SAMPLE_PHOTOS)
 def test_bundled_photos(name):
     x = H.load_image(name, 96)
     assert x.shape == (3, 96, 96) and x.dtype == torch.float32
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.std()) > 0.05
+
+
+def test_the_natural_photos_are_distinct_color_photos():
+    photos = torch.stack([H.load_image(name, 64) for name in NATURAL_PHOTOS])
+    assert len(NATURAL_PHOTOS) >= 10
+    gray = (photos - photos.mean(1, keepdim=True)).abs().amax(dim=(1, 2, 3))
+    assert float(gray.min()) > 0.05, "a gray photo among the natural ones"
+    flat = photos.flatten(1)
+    distance = torch.cdist(flat, flat) + torch.eye(len(flat)) * 1e9
+    assert float(distance.min()) > 1.0, "two bundled names load the same photo"
 
 
 def test_file_formats_are_converted(tmp_path):

@@ -23,18 +23,38 @@ from .memory import TooLargeError, check_memory
 
 __all__ = ["edge_map", "load_image", "preprocess"]
 
-#: Natural photos bundled in scikit-image's wheel (no download); ``chelsea`` is the paper's tabby.
-SAMPLE_PHOTOS: tuple[str, ...] = (
+#: Photos bundled in scikit-image's and scikit-learn's wheels (no download): the natural photos
+#: first (``chelsea`` is the paper's tabby; ``motorcycle`` is the left view of scikit-image's
+#: stereo pair; ``china`` and ``flower`` are scikit-learn's), then a drawing (``colorwheel``) and
+#: two gray photos. :data:`NATURAL_PHOTOS` is the set the chapters average over.
+NATURAL_PHOTOS: tuple[str, ...] = (
     "chelsea",
     "astronaut",
     "coffee",
     "rocket",
+    "motorcycle",
+    "china",
+    "flower",
     "hubble_deep_field",
     "immunohistochemistry",
-    "colorwheel",
-    "camera",
-    "coins",
+    "retina",
 )
+SAMPLE_PHOTOS: tuple[str, ...] = (*NATURAL_PHOTOS, "colorwheel", "camera", "coins")
+
+
+def _bundled_photo(name: str) -> np.ndarray:
+    """The array of bundled photo ``name`` (one of :data:`SAMPLE_PHOTOS`), as its library ships
+    it."""
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image  # heavy: first use only
+
+        return load_sample_image(f"{name}.jpg")
+    from skimage import data  # heavy: first use only
+
+    if name == "motorcycle":
+        return data.stereo_motorcycle()[0]
+    return getattr(data, name)()
+
 
 MIN_IMAGE_SIZE = 8
 
@@ -240,9 +260,7 @@ def load_image(source: str | os.PathLike, size: int = 224) -> torch.Tensor:
         raise ValueError(f"image source must be a sample name or a file path, got {source!r}")
     name = os.fspath(source)
     if name in SAMPLE_PHOTOS:
-        from skimage import data  # heavy: first use only
-
-        img = getattr(data, name)()
+        img = _bundled_photo(name)
         shape = img.shape[:2]
         h, w = shape
         side = min(h, w)
