@@ -37,7 +37,8 @@ book: $(STAMP)
 	$(PY) scripts/build_book.py $(if $(filter-out 0,$(RERUN)),--rerun)
 
 # Open every built page in headless Chromium (offline) at 1280 and 390 px: errors, images, math,
-# links, content cut at the page edge, hidden scrollbars, screenshots at both widths.
+# links, content cut at the page edge, hidden scrollbars, figure text too small to read,
+# screenshots at both widths.
 check-html: $(STAMP)
 	$(PY) scripts/check_html.py
 
