@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--smoothgrad-samples", type=int, default=16)
     parser.add_argument("--ig-steps", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")

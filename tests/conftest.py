@@ -83,8 +83,6 @@ SMOKE = {
         "n_logits": 6,
         "smoothgrad_samples": 2,
         "ig_steps": 4,
-        # the baseline's passes: SmoothGrad's noise follows how copies split into passes
-        "batch_size": 16,
     },
 }
 
