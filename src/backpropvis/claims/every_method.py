@@ -76,9 +76,12 @@ def convergence_rows(
     header = ["claim", "verdict", "measured", "verdict at half", "measured at half"]
     rows = [[k, default[k][1], default[k][0], half[k][1], half[k][0]] for k in default]
     moved = [k for k in default if default[k][1] != half[k][1]]
+    shifted = [k for k in default if default[k][0] != half[k][0] and k not in moved]
     sentence = (
         "no verdict depends on the settings"
         if not moved
         else "the verdicts of " + ", ".join(moved) + " depend on the settings"
     )
+    if shifted:
+        sentence += "; the measured findings of " + ", ".join(shifted) + " do"
     return header, rows, sentence
