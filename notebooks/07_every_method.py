@@ -88,6 +88,11 @@ rec = H.Record("07_every_method", out_dir)
 # gradient family, modified backprop and CAM (the LRP family: chapter 9)
 METHODS = rec("methods", H.method_keys("gradient", "modified", "cam"), glued=False)
 NAME = {m: H.METHODS[m].label for m in METHODS}
+# short column labels for the grids of maps
+SHORT = NAME | {"input_x_gradient": "grad ×\ninput", "smoothgrad": "Smooth-\nGrad"}
+SHORT |= {"integrated_gradients": "IG", "deconvnet": "Deconv-\nNet"}
+SHORT |= {"guided_backprop": "GBP", "gradcam": "Grad-\nCAM"}
+SHORT |= {"guided_gradcam": "Guided\nGrad-\nCAM"}
 
 # %%
 device = H.default_device()
@@ -215,10 +220,8 @@ fig = H.plot_grid(
         [im.permute(1, 2, 0)] + [shown(orig[m][b]) for m in METHODS]
         for b, im in enumerate(images)
     ],
-    row_labels=[
-        f"{p}: {lm.categories[int(t)]}" for p, t in zip(photos, top, strict=True)
-    ],
-    col_labels=["photo"] + [NAME[m] for m in METHODS],
+    row_labels=[lm.categories[int(t)] for t in top],  # the top class
+    col_labels=["photo"] + [SHORT[m] for m in METHODS],
     mode="abs99",
     cell=1.6,
 )
@@ -234,7 +237,8 @@ rec.table("ci_table", ["method", "mean ρ across logits"], rows)
 # ```{glue:figure} fig_methods
 # :name: fig-methods
 #
-# The eight maps of the trained {glue:text}`model` for its top class (row labels), as
+# The eight maps of the trained {glue:text}`model` for its top class (row labels; IG:
+# Integrated Gradients, GBP: guided backprop), as
 # the sanity-checks paper shows them: channel sum of $|m|$ clipped at its 99th percentile.
 # ```
 #
@@ -276,13 +280,10 @@ steps = {mode: run.steps for mode, run in runs.items()}
 
 # %% tags=["remove-output"]
 example = runs["cascading"].example  # one column per method, one row per step
-SHORT = {"input_x_gradient": "grad ×\ninput", "smoothgrad": "Smooth-\nGrad"}
-SHORT |= {"integrated_gradients": "IG", "deconvnet": "Deconv-\nNet"}
-SHORT |= {"guided_backprop": "GBP", "guided_gradcam": "Guided\nGrad-CAM"}
 fig = H.plot_grid(
     [[shown(example[m][i]) for m in METHODS] for i in range(len(groups) + 1)],
     row_labels=["original"] + [H.layer_label(s) for s in steps["cascading"]],
-    col_labels=[SHORT.get(m, NAME[m]) for m in METHODS],
+    col_labels=[SHORT[m] for m in METHODS],
     mode="abs99",
     cell=1.25,
 )
