@@ -56,15 +56,17 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-photos = ["chelsea", "astronaut"]  # bundled photos or paths (two or more)
+# bundled photos or paths (two or more)
+photos = ["chelsea", "astronaut", "coffee", "rocket", "motorcycle", "china"]
 size = 224  # image side in pixels
 model = "auto"  # "auto" (VGG-16 if it loads) or any torchvision name: "resnet50"
 n_logits = 8  # logits compared per photo (class invariance)
 n_top = 3  # of which the network's top classes; then logit 482, then random ones
 logit_seed = 0  # draws the random logits
-smoothgrad_samples = 4  # noisy copies per SmoothGrad map
+smoothgrad_samples = 0  # noisy copies per SmoothGrad map; 0: 50 on a GPU, else 16
 smoothgrad_noise = 0.15  # SmoothGrad's noise std as a fraction of the input range
-ig_steps = 6  # Integrated Gradients' Gauss-Legendre points
+ig_steps = 16  # Integrated Gradients' Gauss-Legendre points
+batch_size = 16  # images per forward pass (SmoothGrad's copies, IG's steps, photos)
 insensitive_at = 0.5  # rank correlation above which a map counts as insensitive
 seed = 0  # re-initialized layers, SmoothGrad's noise
 out_dir = "metrics"  # where the chapter's metrics JSON goes
@@ -86,20 +88,29 @@ rec = H.Record("07_every_method", out_dir)
 # gradient family, modified backprop and CAM (the LRP family: chapter 9)
 METHODS = rec("methods", H.method_keys("gradient", "modified", "cam"), glued=False)
 NAME = {m: H.METHODS[m].label for m in METHODS}
-rec("size", size)
-rec("n_photos", len(photos))
-rec.update(photos=photos, seed=seed)
+# short column labels for the grids of maps
+SHORT = NAME | {"input_x_gradient": "grad ×\ninput", "smoothgrad": "Smooth-\nGrad"}
+SHORT |= {"integrated_gradients": "IG", "deconvnet": "Deconv-\nNet"}
+SHORT |= {"guided_backprop": "GBP", "gradcam": "Grad-\nCAM"}
+SHORT |= {"guided_gradcam": "Guided\nGrad-\nCAM"}
 
 # %%
 device = H.default_device()
+if smoothgrad_samples == 0:  # the sanity-checks paper's 50 where a GPU allows
+    smoothgrad_samples = 50 if device.type == "cuda" else 16
 lm = H.load_model(model, seed=seed, device=device)
-rec("model", lm.name)
 # the donor of re-initialized layers: the same architecture, seeded
 donor = H.untrained_twin(lm, seed=seed, device=device)
 for loaded in (lm, donor):
     loaded.model.requires_grad_(False)
 images = torch.stack([H.load_image(p, size) for p in photos]).to(device)
 xs = lm.prepare(images)  # (B, 3, H, W), the model's input
+
+# %% tags=["remove-input"]
+rec.update(photos=photos, seed=seed, batch_size=batch_size)
+rec("size", size)
+rec("n_photos", len(photos))
+rec("model", lm.name)
 
 # %% [markdown]
 # ## Eight methods, and who computes them
@@ -122,9 +133,10 @@ xs = lm.prepare(images)  # (B, 3, H, W), the model's input
 #
 # Guided Grad-CAM {cite:p}`selvaraju2017gradcam` is GBP times Grad-CAM upsampled to
 # the input. SmoothGrad uses {glue:text}`smoothgrad_samples` noisy copies at $s$ =
-# {glue:text}`smoothgrad_noise` of the input range, Integrated Gradients
-# {glue:text}`ig_steps` Gauss-Legendre points: few, chosen to keep the chapter near
-# two minutes on two CPU cores (its measured time is at the end).
+# {glue:text}`smoothgrad_noise` of the input range (the sanity-checks paper's 50 where
+# a GPU is present, 16 on a CPU), Integrated Gradients {glue:text}`ig_steps`
+# Gauss-Legendre points. Every photo's noisy copies and interpolation steps share
+# forward passes of `batch_size` images (its measured time is at the end).
 # [Captum](https://captum.ai) {cite:p}`kokhlikyan2020captum` is the reference
 # implementation. Its guided and DeconvNet hooks cover `nn.ReLU` modules only, and
 # {glue:text}`model` uses `nn.ReLU6`; there the book's own rules take over.
@@ -134,13 +146,15 @@ xs = lm.prepare(images)  # (B, 3, H, W), the model's input
 # %%
 impl = rec("implementations", H.method_implementations(lm.model), glued=False)
 rec.table("impl_table", ["method", "implementation"], H.implementation_rows(impl))
+# the same settings for every model, step and photo; SmoothGrad's noise from seed
+settings = H.attribution_settings(
+    lm, images[0], smoothgrad_samples, smoothgrad_noise, ig_steps, seed, batch_size
+)
+
+# %% tags=["remove-input"]
 rec("smoothgrad_samples", smoothgrad_samples)
 rec("smoothgrad_noise", smoothgrad_noise)
 rec("ig_steps", ig_steps)
-# the same settings for every model, step and photo; SmoothGrad's noise from seed
-settings = H.attribution_settings(
-    lm, images[0], smoothgrad_samples, smoothgrad_noise, ig_steps, seed
-)
 
 # %% [markdown]
 # ```{glue:md} impl_table
@@ -167,7 +181,7 @@ settings = H.attribution_settings(
 # cascading steps that re-initialize the upper half of the network (defined below),
 # is at least {glue:text}`insensitive_at`.
 
-# %%
+# %% tags=["remove-input"]
 rec("insensitive_at", insensitive_at)
 rec.table("prediction_table", *H.prediction_rows(METHODS))
 
@@ -184,9 +198,11 @@ rec.table("prediction_table", *H.prediction_rows(METHODS))
 # the mean off-diagonal Pearson correlation $\bar\rho$ between their maps, averaged
 # over photos. One batch holds every photo-logit pair.
 
-# %%
+# %% tags=["remove-input"]
 rec("n_logits", n_logits)
 rec("n_top", n_top)
+
+# %%
 orig, top = H.attribution_maps(lm.model, xs, "max", METHODS, **settings)
 class_invariance = H.class_invariance_by_method(
     lm.model, xs, n_logits, n_top, logit_seed, METHODS, **settings
@@ -204,16 +220,14 @@ fig = H.plot_grid(
         [im.permute(1, 2, 0)] + [shown(orig[m][b]) for m in METHODS]
         for b, im in enumerate(images)
     ],
-    row_labels=[
-        f"{p}: {lm.categories[int(t)]}" for p, t in zip(photos, top, strict=True)
-    ],
-    col_labels=["photo"] + [NAME[m] for m in METHODS],
+    row_labels=[lm.categories[int(t)] for t in top],  # the top class
+    col_labels=["photo"] + [SHORT[m] for m in METHODS],
     mode="abs99",
     cell=1.6,
 )
 rec.figure("fig_methods", fig)
 
-# %%
+# %% tags=["remove-input"]
 rec("guided_backprop.class_invariance", class_invariance["guided_backprop"])
 rec("saliency.class_invariance", class_invariance["saliency"])
 rows = [[NAME[m], class_invariance[m]] for m in METHODS]
@@ -223,7 +237,8 @@ rec.table("ci_table", ["method", "mean ρ across logits"], rows)
 # ```{glue:figure} fig_methods
 # :name: fig-methods
 #
-# The eight maps of the trained {glue:text}`model` for its top class (row labels), as
+# The eight maps of the trained {glue:text}`model` for its top class (row labels; IG:
+# Integrated Gradients, GBP: guided backprop), as
 # the sanity-checks paper shows them: channel sum of $|m|$ clipped at its 99th percentile.
 # ```
 #
@@ -264,10 +279,11 @@ runs = {
 steps = {mode: run.steps for mode, run in runs.items()}
 
 # %% tags=["remove-output"]
+example = runs["cascading"].example  # one column per method, one row per step
 fig = H.plot_grid(
-    [[shown(e) for e in runs["cascading"].example[m]] for m in METHODS],
-    row_labels=[NAME[m] for m in METHODS],
-    col_labels=["original"] + steps["cascading"],
+    [[shown(example[m][i]) for m in METHODS] for i in range(len(groups) + 1)],
+    row_labels=["original"] + [H.layer_label(s) for s in steps["cascading"]],
+    col_labels=[SHORT[m] for m in METHODS],
     mode="abs99",
     cell=1.25,
 )
@@ -291,10 +307,10 @@ rec.figure("fig_independent", curves("independent"))
 # ```{glue:figure} fig_cascading_grid
 # :name: fig-cascading-grid
 #
-# Cascading randomization of {glue:text}`model` on `chelsea`, in the layout of the
-# sanity-checks paper: one row per method, the original map, then the map after every group
-# from the logits down to the one named is re-initialized ($|m|$ clipped at the 99th
-# percentile).
+# Cascading randomization of {glue:text}`model` on `chelsea`, the layout of the
+# sanity-checks paper turned by a quarter: one column per method, the original map,
+# then one row per step, the map after every group from the logits down to the one
+# named is re-initialized ($|m|$ clipped at the 99th percentile).
 # ```
 #
 # ```{glue:figure} fig_cascading
@@ -318,8 +334,6 @@ rec.figure("fig_independent", curves("independent"))
 # one-channel Grad-CAM map is compared with every channel).
 
 # %%
-last_gradcam = runs["cascading"].curves["gradcam"][-1]
-rec("gradcam_degenerate_last", 100 * last_gradcam["degenerate"])
 final = runs["cascading"].final  # every group re-initialized
 resemble = {
     m: {
@@ -328,6 +342,10 @@ resemble = {
     }
     for m in METHODS
 }
+
+# %% tags=["remove-input"]
+last_gradcam = runs["cascading"].curves["gradcam"][-1]
+rec("gradcam_degenerate_last", 100 * last_gradcam["degenerate"])
 
 # %% [markdown]
 # ## Verdicts
@@ -338,12 +356,12 @@ resemble = {
 
 # %%
 n_upper = rec("n_upper", len(groups) // 2)
-rec("upper_steps", ", ".join(steps["cascading"][:n_upper]))
 results = H.method_results(
     METHODS, class_invariance, runs, resemble, n_upper, insensitive_at
 )
 
-# %%
+# %% tags=["remove-input"]
+rec("upper_steps", ", ".join(steps["cascading"][:n_upper]))
 agree = [m for m, r in results.items() if r["verdict"] == "agree"]
 predicted = [m for m, r in results.items() if r["predicted_insensitive"]]
 measured = [m for m, r in results.items() if r["measured_insensitive"]]
@@ -383,11 +401,7 @@ verdict = H.class_invariance_claim(results, at=invariant_at)
 rec.claim("every_method_class_invariance", "2 (c), extended", claim, *verdict)
 rec.table("verdict_table", *H.verdict_rows(results))
 
-# %% [markdown]
-# The numbers the verdict below quotes, each under its name in the chapter's
-# metrics (the cells only glue them; their output is left out of the book):
-
-# %% tags=["remove-output"]
+# %% tags=["remove-input"]
 upper = {m: r["upper_half_spearman_abs"] for m, r in results.items()}
 rec("guided_backprop.upper_half_spearman_abs", upper["guided_backprop"])
 rec("deconvnet.upper_half_spearman_abs", upper["deconvnet"])
@@ -397,7 +411,7 @@ rec("input_x_gradient.upper_half_spearman_abs", upper["input_x_gradient"])
 rec("integrated_gradients.upper_half_spearman_abs", upper["integrated_gradients"])
 rec("guided_gradcam.upper_half_spearman_abs", upper["guided_gradcam"])
 
-# %% tags=["remove-output"]
+# %% tags=["remove-input"]
 signed = {m: r["upper_half_spearman"] for m, r in results.items()}
 rec("saliency.upper_half_spearman", signed["saliency"])
 rec("input_x_gradient.upper_half_spearman", signed["input_x_gradient"])
@@ -459,11 +473,6 @@ rec("random_input_others", float(np.nanmax(others)))
 # %%
 paper = rec("sanity_checks_2018", H.sanity_checks_2018(METHODS), glued=False)
 tested = [m for m in METHODS if paper[m] is not None]
-differ = [m for m in tested if paper[m] != results[m]["measured_insensitive"]]
-rec("n_sanity", len(tested))
-rec("n_agree_sanity", len(tested) - len(differ))
-differ_text = "they differ on " + H.method_list(differ)
-rec("sanity_disagree", differ_text if differ else "all of them")
 claim = (
     "GBP and Guided Grad-CAM survive cascading randomization; gradient, "
     "gradient × input, SmoothGrad, IG and Grad-CAM do not"
@@ -471,6 +480,13 @@ claim = (
 verdict = H.sanity_checks_claim(results, paper)
 rec.claim("every_method_sanity_checks", "Adebayo", claim, *verdict)
 rec.table("sanity_table", *H.sanity_rows(results, paper))
+
+# %% tags=["remove-input"]
+differ = [m for m in tested if paper[m] != results[m]["measured_insensitive"]]
+rec("n_sanity", len(tested))
+rec("n_agree_sanity", len(tested) - len(differ))
+differ_text = "they differ on " + H.method_list(differ)
+rec("sanity_disagree", differ_text if differ else "all of them")
 
 # %% [markdown]
 # ```{glue:md} sanity_table
@@ -484,14 +500,81 @@ rec.table("sanity_table", *H.sanity_rows(results, paper))
 # gradient × input and Integrated Gradients matches the signed rank correlation
 # above, not the absolute one.
 #
+# ## Do the verdicts depend on the settings?
+#
+# SmoothGrad and Integrated Gradients are averages over {glue:text}`smoothgrad_samples`
+# noisy copies and {glue:text}`ig_steps` points; with fewer, their maps are noisier.
+# The convergence check measures those two methods again at half of each
+# ({glue:text}`half_samples` copies, {glue:text}`half_steps` steps; every other map is
+# reused), over the cascading steps the verdicts read, and judges every claim anew.
+
+# %%
+redo = H.settings_dependent(METHODS)  # SmoothGrad, Integrated Gradients
+half = H.halved(settings)
+half_orig = H.attribution_maps(lm.model, xs, "max", redo, **half)[0]
+half_ci = H.class_invariance_by_method(
+    lm.model, xs, n_logits, n_top, logit_seed, redo, **half
+)
+half_run = H.randomization_run(
+    lm.model, donor.model, groups[:n_upper], half_orig, "cascading",
+    lambda net: H.attribution_maps(net, xs, "max", redo, **half)[0],
+)  # fmt: skip
+half_results = H.rejudged(results, half_ci, half_run, n_upper, insensitive_at)
+
+# %% tags=["remove-input"]
+rec("half_samples", half["smoothgrad_samples"])
+rec("half_steps", half["ig_steps"])
+at_default = H.settings_verdicts(results, paper, invariant_at)
+at_half = H.settings_verdicts(half_results, paper, invariant_at)
+header, rows, moved = H.convergence_rows(at_default, at_half)
+rec.table("convergence_table", header, rows)
+rec("settings_verdict", moved)
+sg, ig = results["smoothgrad"], results["integrated_gradients"]
+sg_half, ig_half = half_results["smoothgrad"], half_results["integrated_gradients"]
+rec(
+    "convergence.smoothgrad.default.upper_half_spearman_abs",
+    sg["upper_half_spearman_abs"],
+)
+rec(
+    "convergence.smoothgrad.half.upper_half_spearman_abs",
+    sg_half["upper_half_spearman_abs"],
+)
+rec("convergence.smoothgrad.half.class_invariance", sg_half["class_invariance"])
+rec(
+    "convergence.integrated_gradients.default.upper_half_spearman_abs",
+    ig["upper_half_spearman_abs"],
+)
+rec(
+    "convergence.integrated_gradients.half.upper_half_spearman_abs",
+    ig_half["upper_half_spearman_abs"],
+)
+rec(
+    "convergence.integrated_gradients.half.class_invariance",
+    ig_half["class_invariance"],
+)
+
+# %% [markdown]
+# ```{glue:md} convergence_table
+# :format: myst
+# ```
+#
+# Each claim at the chapter's settings and at half the SmoothGrad copies and IG
+# steps: {glue:text}`settings_verdict`. SmoothGrad's rank correlation over the upper
+# half goes from {glue:text}`convergence.smoothgrad.half.upper_half_spearman_abs:.2f`
+# at half to {glue:text}`convergence.smoothgrad.default.upper_half_spearman_abs:.2f`,
+# Integrated Gradients' from
+# {glue:text}`convergence.integrated_gradients.half.upper_half_spearman_abs:.2f` to
+# {glue:text}`convergence.integrated_gradients.default.upper_half_spearman_abs:.2f`.
+#
 # ## Cost
 #
 # The chapter ran in {glue:text}`elapsed_s:.0f` s at {glue:text}`size` pixels on
 # {glue:text}`n_photos` photos ({glue:text}`n_steps` randomized models). SmoothGrad
-# and Integrated Gradients take most of it: raise `smoothgrad_samples` and
-# `ig_steps` in the parameters cell for smoother maps.
+# and Integrated Gradients take most of it (`benchmarks/bench_methods.py` times each
+# method); lower `smoothgrad_samples` and `ig_steps` in the parameters cell for a
+# quicker run.
 
-# %%
+# %% tags=["remove-input"]
 rec("elapsed_s", time.perf_counter() - start)
 rec("n_steps", len(steps["cascading"]) + len(steps["independent"]))
 rec.update(randomization_steps=steps["cascading"])
@@ -503,7 +586,7 @@ rec.update(randomization_steps=steps["cascading"])
 # (`H.judge`): the per-method prediction, class invariance, and the comparison with
 # the sanity-checks paper. The scorecard shows these same verdicts.
 
-# %%
+# %% tags=["remove-input"]
 rec.claims_table()
 rec.save()
 

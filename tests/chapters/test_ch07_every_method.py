@@ -111,3 +111,20 @@ def test_claims_are_stated_with_their_verdicts(m):
     for key, (measured, verdict) in judged.items():
         assert (claims[key]["measured"], claims[key]["verdict"]) == (measured, verdict)
     assert "guided_gradcam" in claims["every_method_prediction"]["measured"]
+
+
+def test_convergence_check_rejudges_only_the_averaged_methods(m, smoke):
+    """At half the SmoothGrad copies and IG steps only those two methods are measured again;
+    the table's first verdicts are the chapter's claims, and the sentence names exactly the
+    claims whose verdict moved."""
+    assert m["half_samples"] == max(1, smoke["smoothgrad_samples"] // 2)
+    assert m["half_steps"] == max(1, smoke["ig_steps"] // 2)
+    assert H.settings_dependent(m["methods"]) == ["smoothgrad", "integrated_gradients"]
+    rows = m["page"]["tables"]["convergence_table"]["rows"]
+    claims = m["claims"]
+    assert {r[0] for r in rows} == set(claims)
+    for key, verdict, measured, _half_verdict, _half_measured in rows:
+        assert (verdict, measured) == (claims[key]["verdict"], claims[key]["measured"])
+    moved = [r[0] for r in rows if r[1] != r[3] or r[2] != r[4]]
+    assert m["settings_verdict"].startswith("no verdict depends") == all(r[1] == r[3] for r in rows)
+    assert all(key in m["settings_verdict"] for key in moved)

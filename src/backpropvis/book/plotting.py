@@ -25,6 +25,7 @@ from ..core.metrics import as_array, mean_offdiagonal, normalize_map
 
 __all__ = [
     "label_axes",
+    "layer_label",
     "plot_convergence",
     "plot_grid",
     "plot_grouped_bars",
@@ -225,6 +226,14 @@ def plot_convergence(
     return slope
 
 
+def layer_label(name: str) -> str:
+    """A layer's module name as a short tick label: no leading underscore, ``_`` read as a
+    space, ``blocks.`` as ``block``: ``"_blocks.11-14"`` -> ``"block 11-14"``, ``"_conv_head"``
+    -> ``"conv head"``, ``"features.28"`` -> ``"features 28"``."""
+    short = name.lstrip("_").replace("blocks.", "block ").replace("_", " ")
+    return short.replace(".", " ")
+
+
 def plot_randomization(
     curves: dict[str, Sequence[dict[str, float]]],
     labels: Sequence[str],
@@ -234,7 +243,8 @@ def plot_randomization(
     """Similarity to the original map per randomization step, in the style of Adebayo et al.
 
     ``curves[rule]``: one dict per step with ``metric`` and ``metric_std`` (:func:`mean_std`);
-    ``labels``: the step names (x axis). One panel per metric, two panels to a row, the legend
+    ``labels``: the step names (x axis, shortened by :func:`layer_label`). One panel per
+    metric, two panels to a row, the legend
     below them; mean with a +- std band. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt  # heavy: first use only (module docstring)
@@ -253,7 +263,7 @@ def plot_randomization(
             ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
         ax.axhline(0, color="gray", lw=0.5)
         ax.set_xticks(steps)
-        ax.set_xticklabels(labels, rotation=60, ha="right")
+        ax.set_xticklabels([layer_label(s) for s in labels], rotation=60, ha="right")
         ax.set_ylim(-0.3, 1.05)
         ax.set_title(metric.replace("_", " "))
     for row in axes:

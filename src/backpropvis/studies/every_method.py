@@ -8,6 +8,9 @@ measurements turned into the chapter's tables:
   model, step and photo;
 - :func:`resemblance`: a map's centred correlation with the input and its edge score;
 - :func:`method_results`: prediction, measurement and the per-method verdict;
+- :func:`settings_dependent`, :func:`halved`, :func:`rejudged`: the convergence check, the
+  methods whose maps depend on SmoothGrad's copies or IG's steps measured again at half of
+  them;
 - :func:`implementation_rows`, :func:`prediction_rows`, :func:`verdict_rows`,
   :func:`sanity_rows`: the chapter's tables.
 
@@ -28,13 +31,16 @@ from .randomization import RandomizationRun
 
 __all__ = [
     "attribution_settings",
+    "halved",
     "implementation_rows",
     "method_list",
     "method_results",
     "prediction_rows",
+    "rejudged",
     "resemblance",
     "sanity_checks_2018",
     "sanity_rows",
+    "settings_dependent",
     "verdict_rows",
 ]
 
@@ -43,11 +49,19 @@ _WORDS = {True: "insensitive", False: "sensitive"}
 
 
 def attribution_settings(
-    lm: Any, image: torch.Tensor, smoothgrad_samples: int, noise: float, ig_steps: int, seed: int
+    lm: Any,
+    image: torch.Tensor,
+    smoothgrad_samples: int,
+    noise: float,
+    ig_steps: int,
+    seed: int,
+    batch_size: int = 16,
 ) -> dict[str, Any]:
     """:func:`~backpropvis.methods.attribution_maps` settings for a loaded model ``lm``:
     SmoothGrad's noise std is ``noise`` times the range of the model's input (one image
-    ``(3, H, W)`` in ``[0, 1]`` maps to it), Integrated Gradients start from a black image."""
+    ``(3, H, W)`` in ``[0, 1]`` maps to it), Integrated Gradients start from a black image;
+    ``batch_size`` images go through one forward pass (every photo's noisy copies or
+    interpolation steps together)."""
     x_range = lm.prepare(torch.ones(3, 1, 1)) - lm.prepare(torch.zeros(3, 1, 1))
     return {
         "smoothgrad_samples": smoothgrad_samples,
@@ -55,6 +69,7 @@ def attribution_settings(
         "ig_steps": ig_steps,
         "baseline": lm.prepare(torch.zeros_like(image)),  # a black image
         "seed": seed,
+        "batch_size": batch_size,
     }
 
 
@@ -102,22 +117,63 @@ def method_results(
     ``insensitive_at``) and the verdict, ``"agree"`` when they match."""
     results = {}
     for m in methods:
-        upper_steps = runs["cascading"].curves[m][:n_upper]
-        upper = np.nanmean([c["spearman_abs"] for c in upper_steps])
-        predicted = METHODS[m].ingredients.predicted_insensitive
-        measured = bool(upper >= insensitive_at)
         results[m] = {
-            "class_invariance": class_invariance[m],
             "cascading": runs["cascading"].curves[m],
             "independent": runs["independent"].curves[m],
-            "predicted_insensitive": predicted,
-            "measured_insensitive": measured,
-            "upper_half_spearman_abs": float(upper),
-            "upper_half_spearman": float(np.nanmean([c["spearman"] for c in upper_steps])),
             "resemblance": resemble[m],
-            "verdict": "agree" if predicted == measured else "disagree",
-        }
+        } | _judged(m, class_invariance[m], runs["cascading"].curves[m], n_upper, insensitive_at)
     return results
+
+
+def _judged(
+    m: str, class_invariance: float, cascading: Sequence[Mapping], n_upper: int, at: float
+) -> dict[str, Any]:
+    """Method ``m``'s measurement over the first ``n_upper`` cascading steps and its verdict."""
+    upper_steps = cascading[:n_upper]
+    upper = np.nanmean([c["spearman_abs"] for c in upper_steps])
+    predicted = METHODS[m].ingredients.predicted_insensitive
+    measured = bool(upper >= at)
+    return {
+        "class_invariance": class_invariance,
+        "predicted_insensitive": predicted,
+        "measured_insensitive": measured,
+        "upper_half_spearman_abs": float(upper),
+        "upper_half_spearman": float(np.nanmean([c["spearman"] for c in upper_steps])),
+        "verdict": "agree" if predicted == measured else "disagree",
+    }
+
+
+def settings_dependent(methods: Sequence[str]) -> list[str]:
+    """The methods among ``methods`` whose maps depend on SmoothGrad's noisy copies or
+    Integrated Gradients' steps (the registry's ``needs``)."""
+    return [m for m in methods if {"smoothgrad_samples", "ig_steps"} & set(METHODS[m].needs)]
+
+
+def halved(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with half the SmoothGrad copies and Integrated Gradients steps (at least
+    one each)."""
+    half = dict(settings)
+    for name in ("smoothgrad_samples", "ig_steps"):
+        half[name] = max(1, int(settings[name]) // 2)
+    return half
+
+
+def rejudged(
+    results: Mapping[str, Mapping[str, Any]],
+    class_invariance: Mapping[str, float],
+    cascading: RandomizationRun,
+    n_upper: int,
+    insensitive_at: float,
+) -> dict[str, dict[str, Any]]:
+    """:func:`method_results` with the methods measured again (``class_invariance`` and the
+    first ``n_upper`` ``cascading`` steps, e.g. at :func:`halved` settings) judged anew, the
+    others as they were."""
+    again = dict(results)
+    for m, curves in cascading.curves.items():
+        again[m] = dict(results[m]) | _judged(
+            m, class_invariance[m], curves, n_upper, insensitive_at
+        )
+    return again
 
 
 def method_list(methods: Sequence[str]) -> str:
