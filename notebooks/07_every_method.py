@@ -291,7 +291,7 @@ rec.figure("fig_cascading_grid", fig)
 
 
 # %% tags=["remove-output"]
-def curves(mode):
+def randomization_figure(mode):
     """Similarity to the original per step, one line per method."""
     named = {NAME[m]: runs[mode].curves[m] for m in METHODS}
     scores = ("spearman_abs", "spearman", "ssim", "hog")
@@ -300,8 +300,8 @@ def curves(mode):
     )
 
 
-rec.figure("fig_cascading", curves("cascading"))
-rec.figure("fig_independent", curves("independent"))
+rec.figure("fig_cascading", randomization_figure("cascading"))
+rec.figure("fig_independent", randomization_figure("independent"))
 
 # %% [markdown]
 # ```{glue:figure} fig_cascading_grid
