@@ -187,7 +187,7 @@ rec.quote("sizes.conv")
 # %%
 text = "Convnet GBP gets cleaner as N grows"
 rho = rec.metrics["conv_sweep"]
-rec.claim("conv_cleaner", "4, Fig. 3", text, *H.cleaner_claim(rho, "N"))
+verdict = rec.claim("conv_cleaner", "4, Fig. 3", text, *H.cleaner_claim(rho, "N"))
 
 # %% tags=["remove-stderr"]
 fc_err, fc_rho, fc_plain = np.zeros((3, n_seeds, len(photos), len(fc_sizes)))
@@ -223,7 +223,7 @@ rec.quote("sizes.fc")
 # %%
 text = "FC GBP gets cleaner as $N_h$ grows"
 rho = rec.metrics["fc_sweep"]
-rec.claim("fc_cleaner", "4, Fig. 4", text, *H.cleaner_claim(rho, "N_h"))
+verdict = rec.claim("fc_cleaner", "4, Fig. 4", text, *H.cleaner_claim(rho, "N_h"))
 
 # %% [markdown]
 # ```{glue:figure} fig_figure4
@@ -337,10 +337,10 @@ rec("slope_tol_partly", H.SLOPE_TOL_PARTLY)  # partly
 # %%
 text = "Convnet error to the limit falls as $N^{-1/2}$"
 slope = rec.metrics["conv_error_slope"]
-rec.claim("conv_slope", "3-4", text, *H.error_slope_claim(slope))
+verdict = rec.claim("conv_slope", "3-4", text, *H.error_slope_claim(slope))
 text = "FC error to the limit falls as $N_h^{-1/2}$"
 slope = rec.metrics["fc_error_slope"]
-rec.claim("fc_slope", "3-4", text, *H.error_slope_claim(slope))
+verdict = rec.claim("fc_slope", "3-4", text, *H.error_slope_claim(slope))
 
 # %% [markdown]
 # The measured error over the law's prediction, at the sizes where the slopes are fitted,
