@@ -197,7 +197,7 @@ fig = H.plot_grid(
 rec.figure("fig_pool_maps", fig)
 
 # %% tags=["remove-output"]
-fig, ax = plt.subplots(figsize=(5.5, 3.4))
+fig, ax = plt.subplots(figsize=(5.5, 4.6))
 for r, color in zip(RULES, ("C0", "C1", "C2"), strict=True):
     for key, style in (("no_pool", "-"), ("pool", "--")):
         mean = [s["corr_input"] for s in deconv_maxpool[r][key]]
@@ -220,7 +220,7 @@ ax.set_xticks(n_values, [str(n) for n in n_values], minor=False)
 ax.set_xticks([], minor=True)
 ax.set(xlabel="N (filters)", ylabel="centred correlation with the input")
 ax.axhline(0, color="gray", lw=0.5)
-ax.legend(ncol=2)
+ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
 fig.tight_layout()
 rec.figure("fig_pool_curves", fig)
 
