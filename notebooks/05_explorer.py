@@ -179,9 +179,10 @@ fig = H.plot_grid(
 for row, r in zip(
     np.array(fig.axes).reshape(len(results), 4), results.values(), strict=True
 ):
-    lim = f"limit {r.rho_limit[0]:.2f}, " if r.rho_limit else ""
-    row[1].set_xlabel(f"{r.labels[0]}\n{lim}input {r.rho_input[0]:.2f}", fontsize=7)
-    row[2].set_xlabel(f"{r.labels[1]}\nA vs B {r.rho_logits:.3f}", fontsize=7)
+    lim = f"limit {r.rho_limit[0]:.2f}\n" if r.rho_limit else ""
+    a, b = (label.replace(" (", "\n(") for label in r.labels)  # class names
+    row[1].set_xlabel(f"{a}\n{lim}input {r.rho_input[0]:.2f}")
+    row[2].set_xlabel(f"{b}\nA vs B {r.rho_logits:.3f}")
 fig.tight_layout()
 rec.figure("fig_grid", fig)
 
