@@ -108,12 +108,13 @@ NAME = {"plain": "saliency", "guided": "GBP", "deconv": "DeconvNet"}
 images = torch.stack([H.load_image(p, size) for p in photos])  # (B, 3, H, W)
 
 
-# %%
+# %% tags=["remove-input"]
 rec = H.Record("06_beyond_the_draft", out_dir)
 rec.update(photos=photos, size=size, seed=seed)
 rec("n_photos", len(photos))
 
 
+# %% tags=["hide-input"]
 def per_photo(fn):
     """``H.mean_std`` over photos of the metric dicts ``fn(b)`` (``b``: photo)."""
     return H.mean_std([fn(b) for b in range(len(photos))])
@@ -175,6 +176,8 @@ deconv_maxpool = {
 }
 d_i = RULES.index("deconv")
 cross = [H.pearson(sweeps[0, d_i, s], sweeps[1, d_i, s]) for s in S]
+
+# %% tags=["remove-cell"]
 rec.update(deconv_maxpool=deconv_maxpool, deconv_sizes=n_values)
 rec.update(deconv_cross_photo=cross)
 
@@ -194,7 +197,7 @@ fig = H.plot_grid(
 rec.figure("fig_pool_maps", fig)
 
 # %% tags=["remove-output"]
-fig, ax = plt.subplots(figsize=(5.5, 3.4))
+fig, ax = plt.subplots(figsize=(5.5, 4.6))
 for r, color in zip(RULES, ("C0", "C1", "C2"), strict=True):
     for key, style in (("no_pool", "-"), ("pool", "--")):
         mean = [s["corr_input"] for s in deconv_maxpool[r][key]]
@@ -217,13 +220,15 @@ ax.set_xticks(n_values, [str(n) for n in n_values], minor=False)
 ax.set_xticks([], minor=True)
 ax.set(xlabel="N (filters)", ylabel="centred correlation with the input")
 ax.axhline(0, color="gray", lw=0.5)
-ax.legend(fontsize=7, ncol=2)
+ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
 fig.tight_layout()
 rec.figure("fig_pool_curves", fig)
 
 # %%
 nopool = {r: deconv_maxpool[r]["no_pool"][-1] for r in RULES}
 pool = {r: deconv_maxpool[r]["pool"][-1] for r in RULES}
+
+# %% tags=["remove-input"]
 rec("n_max", n_max)
 rec("pool_size", pool_size)
 rec("deconv_cross_photo_min", min(cross))
@@ -234,7 +239,7 @@ rec.quote("dp_deconv_nopool_max")
 # %% [markdown]
 # The numbers the text quotes, at $N$ = {glue:text}`n_max` (`dp_<rule>_<nopool|pool>_<score>`):
 
-# %%
+# %% tags=["remove-input"]
 rec("dp_deconv_nopool_input", nopool["deconv"]["corr_input"])
 rec("dp_deconv_pool_input", pool["deconv"]["corr_input"])
 rec("dp_guided_nopool_limit", nopool["guided"]["corr_limit"])
@@ -254,21 +259,20 @@ rec.quote("dp_plain_pool_edges")
 # reproduced when GBP's correlation with the limit moves by less than
 # {glue:text}`maxpool_margin`, partly by less than {glue:text}`maxpool_gbp_partly`.
 
+# %% tags=["remove-input"]
+rec("maxpool_margin", H.MAXPOOL_MARGIN)  # a change in ρ that counts
+rec("maxpool_gbp_partly", H.MAXPOOL_GBP_PARTLY)  # GBP: partly unaffected below
+
 # %%
-margin = rec("maxpool_margin", 0.05)  # a change in ρ that counts
-partly = rec("maxpool_gbp_partly", 0.15)  # GBP: partly unaffected below this change
 no, po = nopool["deconv"]["corr_input"], pool["deconv"]["corr_input"]
 text = "Max pooling makes DeconvNet reflect the input"
-measured = f"ρ(input) {no:.3f} → {po:.3f}"
-verdict = H.judge(po > no + margin, po > no)
-verdict = rec.claim("maxpool_deconv", "ICML", text, measured, verdict)
+judged = H.maxpool_deconv_claim(no, po)
+verdict = rec.claim("maxpool_deconv", "ICML", text, *judged)
 
 # %%
 no, po = nopool["guided"]["corr_limit"], pool["guided"]["corr_limit"]
-measured = f"GBP ρ(limit) {no:.3f} → {po:.3f}"
-verdict = H.judge(abs(po - no) < margin, abs(po - no) < partly)
 text = "Max pooling leaves GBP unaffected"
-verdict = rec.claim("maxpool_gbp", "ICML", text, measured, verdict)
+verdict = rec.claim("maxpool_gbp", "ICML", text, *H.maxpool_gbp_claim(no, po))
 
 # %% [markdown]
 # ```{glue:figure} fig_pool_maps
@@ -345,10 +349,12 @@ def depth_stats(r: str, li: int) -> dict:
 
 
 depth = {r: [depth_stats(r, li) for li in range(len(depth_layers))] for r in RULES}
-rec.update(depth=depth, depth_layers=[d["layer"] for d in depth["guided"]])
+names = [d["layer"] for d in depth["guided"]]
+
+# %% tags=["remove-cell"]
+rec.update(depth=depth, depth_layers=names)
 
 # %% tags=["remove-output"]
-names = rec.metrics["depth_layers"]
 rows = [[dmaps[r][li, 0] for li in range(len(depth_layers))] for r in RULES]
 fig = H.plot_grid(rows, [NAME[r] for r in RULES], names, cell=1.9)
 rec.figure("fig_depth_maps", fig)
@@ -363,11 +369,11 @@ ax.set_xticks(range(len(names)))
 ax.set_xticklabels(names, rotation=45)
 ax.set_ylabel("centred correlation with the input")
 ax.axhline(0, color="gray", lw=0.5)
-ax.legend(fontsize=8)
+ax.legend()
 fig.tight_layout()
 rec.figure("fig_depth_curves", fig)
 
-# %%
+# %% tags=["remove-input"]
 guided, plain = depth["guided"], depth["plain"]
 rec("depth_last_layer", guided[-1]["layer"])
 rec("depth_guided_last", guided[-1]["corr_input"])
@@ -377,7 +383,7 @@ rec("depth_guided_edges_first", guided[0]["edges"])
 rec.update(depth_guided_edges_last=guided[-1]["edges"])
 rec.quote("depth_guided_edges_last")
 
-# %%
+# %% tags=["remove-input"]
 pairs = list(zip(depth_layers, depth["deconv"], strict=True))
 before = [d for layer, d in pairs if layer <= 2]  # before the first max pool
 after = [d for layer, d in pairs if layer > 2]
@@ -440,6 +446,8 @@ donor.model.requires_grad_(False)
 groups = H.randomization_groups(lm.model)
 xt = lm.prepare(images).to(device)
 orig, top = H.backprop_maps(lm.model, xt, RULES)
+
+# %% tags=["remove-cell"]
 rec.update(model=lm.name, top_classes=top.tolist())
 
 
@@ -457,6 +465,8 @@ runs = {
 }
 cascading, independent = runs["cascading"].curves, runs["independent"].curves
 steps, example = runs["cascading"].steps, runs["cascading"].example
+
+# %% tags=["remove-cell"]
 rec.update(cascading=cascading, independent=independent)
 rec.update(randomization_steps=steps)
 
@@ -475,7 +485,7 @@ fig = H.plot_grid(
 )
 rec.figure("fig_cascading_maps", fig)
 
-# %%
+# %% tags=["remove-input"]
 rec.quote("model")
 notes = {
     "vgg16": "the paper's own network",
@@ -491,7 +501,7 @@ rec.update(dead_groups=", ".join(dead) if dead else "none")
 rec.quote("dead_groups")
 
 
-# %%
+# %% tags=["remove-cell"]
 def half(r: str) -> str:
     """The first cascading step where rule ``r``'s rank correlation is below 0.5."""
     steps_below = [c["layer"] for c in cascading[r] if c["spearman_abs"] < 0.5]
@@ -509,7 +519,7 @@ def indep(r: str, fn=np.nanmedian, top4=False) -> float:
 # below 0.5), then the independent ones (`indep_<rule>_...`: median over groups, worst of the
 # top four groups):
 
-# %%
+# %% tags=["remove-input"]
 first = {r: cascading[r][0] for r in RULES}
 rec("casc_plain_first", first["plain"]["spearman_abs"])
 rec("casc_plain_first_signed", first["plain"]["spearman"])
@@ -521,7 +531,7 @@ rec("casc_guided_half", half("guided"))
 rec.update(casc_deconv_half=half("deconv"))
 rec.quote("casc_deconv_half")
 
-# %%
+# %% tags=["remove-input"]
 rec("indep_plain_median", indep("plain"))
 rec("indep_guided_median", indep("guided"))
 rec("indep_deconv_median", indep("deconv"))
@@ -536,11 +546,10 @@ rec.quote("indep_deconv_top")
 # is below 0.8 and GBP's above 0.9; partly when GBP's is at least above the saliency map's.
 
 # %%
-plain_r, gbp_r = first["plain"]["spearman_abs"], first["guided"]["spearman_abs"]
+plain_r, gbp_r = (cascading[r][0]["spearman_abs"] for r in ("plain", "guided"))
 text = "Randomizing the logit layer changes saliency maps, barely GBP"
-measured = f"rank ρ plain {plain_r:.3f}, GBP {gbp_r:.3f}"
-verdict = H.judge(plain_r < 0.8 and gbp_r > 0.9, gbp_r > plain_r)
-verdict = rec.claim("logit_layer", "Adebayo", text, measured, verdict)
+judged = H.logit_layer_claim(plain_r, gbp_r)
+verdict = rec.claim("logit_layer", "Adebayo", text, *judged)
 
 # %% [markdown]
 # ```{glue:figure} fig_cascading_maps
@@ -624,6 +633,8 @@ pairs = [(a, b) for a in range(len(photos)) for b in range(a + 1, len(photos))]
 for r in RULES:
     sims = [H.sanity_similarity(orig[r][a], orig[r][b]) for a, b in pairs]
     adversarial[r]["cross_photo"] = H.mean_std(sims)
+
+# %% tags=["remove-cell"]
 rec.update(adversarial=adversarial, attacks=attack_stats, eps_255=eps_255)
 
 # %% tags=["remove-output"]
@@ -642,7 +653,7 @@ fig = H.plot_grid(
 rec.figure("fig_adversarial", fig)
 
 
-# %%
+# %% tags=["remove-input"]
 def spread(r: str, k: str) -> str:
     """Mean ± std of the rank correlation of rule ``r`` in column ``k``."""
     a = adversarial[r][k]
@@ -654,7 +665,7 @@ keys = ("fgsm", "pgd", "cross_photo")
 rows = [[NAME[r]] + [spread(r, k) for k in keys] for r in RULES]
 rec.table("adversarial_table", header, rows)
 
-# %%
+# %% tags=["remove-input"]
 rec.quote("eps_255")
 rec("pgd_steps", pgd_steps)
 rec("fgsm_flip_pct", 100 * attack_stats["fgsm"]["flipped"])
@@ -676,13 +687,10 @@ rec.quote("adversarial.guided.cross_photo.spearman_abs")
 # %%
 after = {r: adversarial[r]["pgd"]["spearman_abs"] for r in RULES}
 flipped = attack_stats["pgd"]["flipped"]
-ordered = after["plain"] < after["guided"] < after["deconv"]
-measured = ", ".join(f"{r} {v:.3f}" for r, v in after.items())
-measured += f" ({flipped:.0%} flipped)"
 text = "An adversarial perturbation changes saliency maps most, GBP less, "
 text += "DeconvNet least"
-verdict = H.judge(ordered and flipped > 0.5, ordered)
-verdict = rec.claim("adversarial", "TODO 3, ICML", text, measured, verdict)
+judged = H.adversarial_claim(after, flipped)
+verdict = rec.claim("adversarial", "TODO 3, ICML", text, *judged)
 
 # %% [markdown]
 # ```{glue:figure} fig_adversarial
@@ -760,9 +768,11 @@ align = {
 todo["alignment"] = {
     k: {"mean": float(v.mean()), "per_photo": v.tolist()} for k, v in align.items()
 }
+
+# %% tags=["remove-cell"]
 rec.update(todo=todo)
 
-# %% tags=["remove-output"]
+# %% tags=["remove-input"]
 keys = ("autocorr", "corr_input", "edges_pearson", "edges_spearman")
 header = ["rule", "weights", "lag-1 autocorr.", "corr. input"]
 header += ["edges, Pearson", "edges, Spearman"]
@@ -773,7 +783,7 @@ rows = [
 ]
 rec.table("todo_table", header, rows)
 
-# %%
+# %% tags=["remove-input"]
 rec.quote("todo.alignment.trained.mean", "todo.alignment.untrained.mean")
 rec.quote("todo.trained.plain.autocorr", "todo.untrained.plain.autocorr")
 rec.quote("todo.trained.plain.edges_pearson")
@@ -797,24 +807,19 @@ rec.quote("todo_edges_spearman_word")
 # {glue:text}`todo_margin`, partly when it exceeds it at all.
 
 
+# %% tags=["remove-input"]
+rec("todo_margin", H.TODO_MARGIN)  # trained above untrained by more than this
+
 # %%
-todo_margin = rec("todo_margin", 0.1)  # trained above untrained by more than this
-
-
-def trained_above(
-    key: str, section: str, text: str, score: str, label: str
-) -> None:
-    """Claim: the trained network's ``score`` beats the untrained one's."""
-    rule, name = score.split(".")
-    t, u = todo["trained"][rule][name], todo["untrained"][rule][name]
-    measured = f"{label} {t:.3f} vs {u:.3f} untrained"
-    rec.claim(key, section, text, measured, H.judge(t > u + todo_margin, t > u))
-
-
+t, u = (todo[k]["plain"]["autocorr"] for k in ("trained", "untrained"))
 text = "The plain saliency map of a trained net has structure"
-trained_above("plain_structure", "TODO 1", text, "plain.autocorr", "lag-1 autocorr")
+judged = H.trained_above_claim(t, u, "lag-1 autocorr")
+verdict = rec.claim("plain_structure", "TODO 1", text, *judged)
+t, u = (todo[k]["guided"]["edges_spearman"] for k in ("trained", "untrained"))
 text = "GBP of a trained convnet captures edges"
-trained_above("gbp_edges", "TODO 2", text, "guided.edges_spearman", "edge ρ")
+verdict = rec.claim(
+    "gbp_edges", "TODO 2", text, *H.trained_above_claim(t, u, "edge ρ")
+)
 
 # %% [markdown]
 # ```{glue:md} todo_table
@@ -856,7 +861,7 @@ trained_above("gbp_edges", "TODO 2", text, "guided.edges_spearman", "edge ρ")
 # The claims this chapter tests, the number that decides each, and its verdict by the book's
 # one rule (`H.judge`); the scorecard shows the same rows.
 
-# %%
+# %% tags=["remove-input"]
 rec.claims_table()
 rec.save()
 
