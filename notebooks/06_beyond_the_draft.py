@@ -476,12 +476,12 @@ for mode, c in (("cascading", cascading), ("independent", independent)):
     title = f"{mode} randomization, {lm.name}"
     fig = H.plot_randomization(named, steps, title=title)
     rec.figure("fig_cascading" if mode == "cascading" else "fig_independent", fig)
-fig = H.plot_grid(
-    [example[r] for r in RULES],
-    row_labels=[NAME[r] for r in RULES],
-    col_labels=["original"] + steps,
+fig = H.plot_grid(  # one column per rule, one row per step
+    [[example[r][i] for r in RULES] for i in range(len(steps) + 1)],
+    row_labels=["original"] + [H.layer_label(s) for s in steps],
+    col_labels=[NAME[r] for r in RULES],
     mode="abs99",
-    cell=1.35,
+    cell=1.25,
 )
 rec.figure("fig_cascading_maps", fig)
 

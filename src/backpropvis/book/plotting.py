@@ -58,7 +58,8 @@ matplotlib.rcParams.update(BOOK_RC)
 def _wrapped(text: str, width_in: float) -> str:
     """``text`` broken into lines that fit ``width_in`` inches at the book's font size."""
     per_line = max(6, int(width_in * 72 / (0.6 * FONT_PT)))
-    return "\n".join(textwrap.fill(line, per_line) for line in text.split("\n"))
+    lines = text.split("\n")
+    return "\n".join(textwrap.fill(line, per_line, break_long_words=False) for line in lines)
 
 
 def _as_display(img: Any, mode: str) -> np.ndarray:
