@@ -123,6 +123,9 @@ LABEL = {
     "untrained": f"{untrained.arch} (untrained)",
     "vgg16_untrained": "VGG-16 (untrained)",
 }
+# the same, short enough for a figure's row or column label
+SHORT = {"trained": "trained", "untrained": "untrained twin"}
+SHORT["vgg16_untrained"] = "VGG-16 untrained"
 rec("trained_prep", trained.preprocessing)
 notes = {
     "vgg16": "the paper's own network, with torchvision's IMAGENET1K_V1 weights",
@@ -226,7 +229,7 @@ fig = H.plot_two_displays(
         [images[first]] + [grab(first, m, "guided", k) for k in shown]
         for m in models.values()
     ],
-    row_labels=list(LABEL.values()),
+    row_labels=list(SHORT.values()),
     col_labels=["input"] + [name_of(k) for k in shown],
     cell=2.2,
 )
@@ -261,7 +264,7 @@ fig = H.plot_two_displays(
     ],
     row_labels=photos,
     col_labels=["input"]
-    + [f"{LABEL[n]}\n{name_of(k)}" for n in models for k in pick],
+    + [f"{SHORT[n]}, {name_of(k)}" for n in models for k in pick],
     cell=1.9,
 )
 rec.figure("fig_photos", fig)
@@ -287,7 +290,7 @@ fig = H.plot_two_displays(
         [images[first]] + [grab(first, m, r, k) for r in H.RULES for k in pick]
         for m in models.values()
     ],
-    row_labels=list(LABEL.values()),
+    row_labels=list(SHORT.values()),
     col_labels=["input"] + [f"{r}, {name_of(k)}" for r in H.RULES for k in pick],
     cell=1.9,
 )
@@ -536,13 +539,13 @@ rec.update(corr_with_input_by_photo=by_photo["input"])
 rec.update(corr_with_edges_by_photo=by_photo["edges"])
 
 # %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(6.9, 3.8))
 for ax, what in zip(axes, ("input", "edges"), strict=True):
     data = {r: {LABEL[k]: by_photo[what][k][r] for k in models} for r in H.RULES}
     title, ylabel = f"corr_with_{what}", f"Pearson with {what}"
     H.plot_grouped_bars(data, ax=ax, ylabel=ylabel, title=title)
-axes[0].legend(fontsize=8)
-fig.tight_layout()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2)
+fig.tight_layout(rect=(0, 0.14, 1, 1))
 rec.figure("fig_edges_bars", fig)
 
 # %% tags=["remove-output"]

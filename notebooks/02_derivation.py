@@ -125,14 +125,14 @@ rec("eq2_transposed_index_error", err_swapped)
 rec.update(eq2_errors_1d=err_1d)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(6.9, 2.8), sharey=True)
 for ax, rule in zip(axes, ["plain", "guided"], strict=True):
     auto, eq2 = maps1[rule]
     ax.plot(auto, "o", ms=9, mfc="none", label="autograd")
     ax.plot(eq2, "x", ms=7, label="Eq. (2) with explicit $D_j$")
     ax.axhline(0, lw=0.5, c="gray")
     ax.set(title=f"{rule}: $s_k(x)$, $d=11$, $p=3$, $b=2$", xlabel="signal entry")
-axes[0].legend(fontsize=8)
+axes[0].legend()
 fig.tight_layout()
 
 # %% [markdown]
@@ -233,7 +233,7 @@ for key, (val, se, val_closed, val_paper) in zip(keys, est.values(), strict=True
 rec.update(E_w_tilde_perp_over_c=mc_w["perp"] / c)
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 3))
+fig, ax = plt.subplots(figsize=(6.9, 3))
 pos, vals = np.arange(len(est)), np.array(list(est.values()))
 ax.errorbar(pos, vals[:, 0], yerr=1.96 * vals[:, 1], fmt="o", capsize=6,
             label="Monte Carlo, 95% CI")  # fmt: skip
@@ -247,8 +247,8 @@ ax.set(
     ylabel="value / c",
     xlim=(-0.5, len(est) - 0.5),
 )
-ax.set_title("95% intervals (error bars) are smaller than the markers", fontsize=9)
-ax.legend(fontsize=8, loc="upper left")
+ax.set_title("95% intervals (error bars) are smaller than the markers")
+ax.legend(loc="upper left")
 fig.tight_layout()
 
 # %% tags=["remove-cell"]
@@ -367,7 +367,7 @@ rec("eq5_scale_at_N_max.plain", scale["plain"][n_max][0])
 rec("eq5_scale_at_N_max.plain_ci", 1.96 * scale["plain"][n_max][1])
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+fig, axes = plt.subplots(1, 2, figsize=(6.9, 3.4))
 for rule in sweep:
     axes[0].semilogx(n_values, list(corr[rule].values()), "o-", label=rule)
     s = np.array(list(scale[rule].values()))
@@ -382,7 +382,7 @@ axes[1].set(
     xscale="log", xlabel="N filters", ylabel=ylabel, title="constant, 95% CI"
 )
 for ax in axes:
-    ax.legend(fontsize=8)
+    ax.legend()
 fig.tight_layout()
 
 # %%
@@ -486,13 +486,13 @@ names = [
     "|VALID - SAME|",
 ]
 fig = H.plot_grid([row], col_labels=names, cell=2.4)
-fig2, ax = plt.subplots(figsize=(8, 2.2))
+fig2, ax = plt.subplots(figsize=(6.9, 2.4))
 for pad in cover:
     ax.plot(
         cover[pad][size // 2].numpy(), label=f"{pad}: coverage along the middle row"
     )
 ax.set(xlabel="column", ylabel="# patches", ylim=(0, kernel_size**2 + 5))
-ax.legend(fontsize=8)
+ax.legend()
 fig2.tight_layout()
 
 # %% tags=["remove-cell"]
@@ -587,7 +587,7 @@ for name in (
     rec(name, m[name])  # glued under its metrics name  # fmt: skip
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(6.9, 4))
 for (p, err), col in zip(conc.items(), ["C0", "C1"], strict=True):
     rms = np.sqrt((err**2).mean(0))
     label = f"p={p}: RMS error, slope {fits[p]['slope']:.3f}"
@@ -600,7 +600,7 @@ ax.axhline(0.1 * c, c="gray", ls=":", label=r"$\epsilon = 0.1c$")
 ax.axvline(2700, c="r", ls="--", label="paper: 2700 for p=27")
 ax.set(xlabel="N filters", ylabel=r"$\|\bar w_N - E[\tilde w]\|$",
        title="5-95% of runs shaded")  # fmt: skip
-ax.legend(fontsize=7)
+ax.legend()
 fig.tight_layout()
 
 # %%
