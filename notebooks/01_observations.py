@@ -363,7 +363,7 @@ rec.update(
 )
 
 
-# %% tags=["remove-output"]
+# %% tags=["hide-input"]
 def heatmaps(metric: str):
     """The T x T similarity matrices on the first photo, networks by rules."""
     ticks = ["max"] + [
