@@ -233,7 +233,7 @@ for key, (val, se, val_closed, val_paper) in zip(keys, est.values(), strict=True
 rec.update(E_w_tilde_perp_over_c=mc_w["perp"] / c)
 
 # %%
-fig, ax = plt.subplots(figsize=(6.9, 3))
+fig, ax = plt.subplots(figsize=(6.9, 3.8))
 pos, vals = np.arange(len(est)), np.array(list(est.values()))
 ax.errorbar(pos, vals[:, 0], yerr=1.96 * vals[:, 1], fmt="o", capsize=6,
             label="Monte Carlo, 95% CI")  # fmt: skip
@@ -248,7 +248,7 @@ ax.set(
     xlim=(-0.5, len(est) - 0.5),
 )
 ax.set_title("95% intervals (error bars) are smaller than the markers")
-ax.legend(loc="upper left")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
 fig.tight_layout()
 
 # %% tags=["remove-cell"]
@@ -381,8 +381,8 @@ ylabel = r"fitted scale / $(Nc^2/2\pi)$"
 axes[1].set(
     xscale="log", xlabel="N filters", ylabel=ylabel, title="constant, 95% CI"
 )
-for ax in axes:
-    ax.legend()
+axes[0].legend()
+axes[1].legend(loc="center right")
 fig.tight_layout()
 
 # %%
@@ -587,7 +587,7 @@ for name in (
     rec(name, m[name])  # glued under its metrics name  # fmt: skip
 
 # %%
-fig, ax = plt.subplots(figsize=(6.9, 4))
+fig, ax = plt.subplots(figsize=(6.9, 5))
 for (p, err), col in zip(conc.items(), ["C0", "C1"], strict=True):
     rms = np.sqrt((err**2).mean(0))
     label = f"p={p}: RMS error, slope {fits[p]['slope']:.3f}"
@@ -600,7 +600,7 @@ ax.axhline(0.1 * c, c="gray", ls=":", label=r"$\epsilon = 0.1c$")
 ax.axvline(2700, c="r", ls="--", label="paper: 2700 for p=27")
 ax.set(xlabel="N filters", ylabel=r"$\|\bar w_N - E[\tilde w]\|$",
        title="5-95% of runs shaded")  # fmt: skip
-ax.legend()
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 fig.tight_layout()
 
 # %%
