@@ -382,7 +382,7 @@ axes[1].set(
     xscale="log", xlabel="N filters", ylabel=ylabel, title="constant, 95% CI"
 )
 axes[0].legend()
-axes[1].legend(loc="center right")
+axes[1].legend(loc="upper right", bbox_to_anchor=(1, 0.9))  # below the paper line
 fig.tight_layout()
 
 # %%
