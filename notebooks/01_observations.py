@@ -557,7 +557,7 @@ fig = H.plot_grid(
         [images[first], *gbp_max],
         [edges[first], *[H.normalize_map(g, "abs99") for g in gbp_max]],
     ],
-    row_labels=["photo; GBP map", "Sobel edges; sum_c |m_c|"],
+    row_labels=["photo; GBP map", "Sobel edges; |m|"],
     col_labels=["chelsea", *LABEL.values()],
     cell=2.4,
 )

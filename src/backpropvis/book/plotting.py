@@ -151,7 +151,7 @@ def plot_heatmaps(
                 continue
             mat = as_array(mats[r][c])
             image = ax.imshow(mat, cmap="RdBu_r", vmin=vmin, vmax=vmax)
-            ax.set_title(_wrapped(f"{col_labels[c]}: mean {mean_offdiagonal(mat):.3f}", cell))
+            ax.set_title(_wrapped(f"{col_labels[c]}\nmean {mean_offdiagonal(mat):.3f}", cell))
             ticks = range(mat.shape[0])
             show_y, show_x = c == 0 and tick_labels, r == n_r - 1 and tick_labels
             ax.set_yticks(ticks, list(tick_labels) if show_y else [])
