@@ -82,11 +82,11 @@ import helpers as H
 photos = H.as_list(photos, "photos", str)
 # rec glues each number and saves it as a metric
 rec = H.Record("01_observations", out_dir)
-# mean ρ across logits: class-invariant from here, class-dependent below the second
-INVARIANT = rec("invariant_at", H.CLASS_INVARIANT)
-DEPENDENT = rec("dependent_below", H.CLASS_DEPENDENT)
 
 # %% tags=["remove-cell"]
+# mean ρ across logits: class-invariant from here, class-dependent below the second
+rec("invariant_at", H.CLASS_INVARIANT)
+rec("dependent_below", H.CLASS_DEPENDENT)
 rec.update(photos=photos)
 rec("size", size)
 rec("n_photos", len(photos))
@@ -112,17 +112,20 @@ untrained = H.untrained_twin(trained, seed=seed, device=device)  # same architec
 vgg = untrained  # a trained VGG-16's twin *is* the untrained VGG-16: loaded once
 if untrained.name != "vgg16_untrained":
     vgg = H.load_model("vgg16_untrained", seed=seed, device=device)
-rec("trained_model", trained.name)
 models = {"trained": trained, "untrained": untrained, "vgg16_untrained": vgg}
 for m in models.values():
     m.model.requires_grad_(False)  # only the input gradient is needed
 
 # %% tags=["remove-cell"]
+rec("trained_model", trained.name)
 LABEL = {
     "trained": trained.name + (" (trained)" if trained.trained else ""),
     "untrained": f"{untrained.arch} (untrained)",
     "vgg16_untrained": "VGG-16 (untrained)",
 }
+# the same, short enough for a figure's row or column label
+SHORT = {"trained": "trained", "untrained": "untrained twin"}
+SHORT["vgg16_untrained"] = "VGG-16 untrained"
 rec("trained_prep", trained.preprocessing)
 notes = {
     "vgg16": "the paper's own network, with torchvision's IMAGENET1K_V1 weights",
@@ -148,9 +151,12 @@ rec("model_note", notes.get(trained.name, f"set by -p model ({trained.source})")
 # Figure 1 of the paper uses an ImageNet "tabby"; scikit-image's bundled `chelsea` is one, and
 # {glue:text}`n_photos` photos in all are used below. The trained network's top-5 classes:
 
-# %% tags=["remove-output"]
+# %%
 images = {p: H.load_image(p, size).to(device) for p in photos}
-top5 = rec("top5", {p: trained.top_k(x, 5) for p, x in images.items()}, glued=False)
+top5 = {p: trained.top_k(x, 5) for p, x in images.items()}
+
+# %% tags=["remove-cell"]
+rec("top5", top5, glued=False)
 rows = [[p] + [f"{name} ({prob:.2f})" for _, name, prob in top5[p]] for p in photos]
 rec.table("top5_table", ["photo"] + [f"top-{i}" for i in range(1, 6)], rows)
 _, top1_name, top1_prob = top5[photos[0]][0]
@@ -173,7 +179,6 @@ rec("top1_first", f"{top1_name} (p = {top1_prob:.2f})")
 random_logits = [
     k for k in H.class_targets([], n_logits, seed=logit_seed) if k != 482
 ]
-rec("random_logits", ", ".join(map(str, random_logits[: n_logits - n_top - 1])))
 names = {m.name: m for m in models.values()}  # VGG-16's twin is vgg16_untrained
 targets, maps = {}, {}
 for p, x in images.items():
@@ -185,6 +190,9 @@ for p, x in images.items():
         by_rule, _ = H.backprop_maps(m.model, xp[None], H.RULES, targets[p, name])
         for rule in H.RULES:
             maps[p, name, rule] = by_rule[rule][:, 0].cpu()  # (T, 3, H, W)
+
+# %% tags=["remove-cell"]
+rec("random_logits", ", ".join(map(str, random_logits[: n_logits - n_top - 1])))
 rec.update(targets={f"{p}/{n}": t for (p, n), t in targets.items()})
 
 # %% [markdown]
@@ -221,7 +229,7 @@ fig = H.plot_two_displays(
         [images[first]] + [grab(first, m, "guided", k) for k in shown]
         for m in models.values()
     ],
-    row_labels=list(LABEL.values()),
+    row_labels=list(SHORT.values()),
     col_labels=["input"] + [name_of(k) for k in shown],
     cell=2.2,
 )
@@ -256,7 +264,7 @@ fig = H.plot_two_displays(
     ],
     row_labels=photos,
     col_labels=["input"]
-    + [f"{LABEL[n]}\n{name_of(k)}" for n in models for k in pick],
+    + [f"{SHORT[n]}, {name_of(k)}" for n in models for k in pick],
     cell=1.9,
 )
 rec.figure("fig_photos", fig)
@@ -282,7 +290,7 @@ fig = H.plot_two_displays(
         [images[first]] + [grab(first, m, r, k) for r in H.RULES for k in pick]
         for m in models.values()
     ],
-    row_labels=list(LABEL.values()),
+    row_labels=list(SHORT.values()),
     col_labels=["input"] + [f"{r}, {name_of(k)}" for r in H.RULES for k in pick],
     cell=1.9,
 )
@@ -334,14 +342,6 @@ def invariance(key: str, rule: str, metric: str = "pearson", photo=None) -> floa
 
 
 # %%
-def label(rho: float) -> str:
-    """The table's word for a mean correlation across logits."""
-    if rho >= INVARIANT:
-        return "class-invariant"
-    return "partly class-dependent" if rho >= DEPENDENT else "class-dependent"
-
-
-# %%
 def per_rule(metric="pearson", photo=None) -> dict[str, dict[str, float]]:
     """``{network: {rule: mean similarity across logits}}``."""
     return {
@@ -350,17 +350,20 @@ def per_rule(metric="pearson", photo=None) -> dict[str, dict[str, float]]:
 
 
 class_invariance = rec("class_invariance", per_rule(), glued=False)
+
+# %% tags=["remove-cell"]
 rec.update(
     class_invariance_by_photo={p: per_rule(photo=p) for p in photos},
     class_invariance_ssim=per_rule("ssim", first),
     class_invariance_spearman=per_rule("spearman", first),
     invariance_verdict={
-        k: {r: label(v) for r, v in d.items()} for k, d in class_invariance.items()
+        k: {r: H.invariance_word(v) for r, v in d.items()}
+        for k, d in class_invariance.items()
     },
 )
 
 
-# %% tags=["remove-output"]
+# %% tags=["hide-input"]
 def heatmaps(metric: str):
     """The T x T similarity matrices on the first photo, networks by rules."""
     ticks = ["max"] + [
@@ -429,21 +432,14 @@ rec.table("invariance_table", header + ["Spearman", "verdict"], rows)
 
 
 # %%
-def claim_invariance(key: str, rule: str, text: str) -> None:
-    """Claim (c) for one rule, stated with its measured numbers and verdict."""
-    v = {k: class_invariance[k][rule] for k in models}
-    measured = "mean ρ across logits: " + ", ".join(
-        f"{k} {x:.3f}" for k, x in v.items()
-    )
-    holds, partly = min(v.values()) >= INVARIANT, max(v.values()) >= INVARIANT
-    rec.claim(key, "2", text, measured, H.judge(holds, partly))
+rho = {r: {k: class_invariance[k][r] for k in models} for r in H.RULES}
+claim = "GBP is invariant to the logit chosen"
+invariant = H.logit_invariance_claim(rho["guided"])
+verdict = rec.claim("gbp_invariant", "2", claim, *invariant)
 
-
-# %%
-guided = [class_invariance[k]["guided"] for k in models]
-rec("class_invariance_min.guided", min(guided))
-rec("class_invariance_max.guided", max(guided))
-claim_invariance("gbp_invariant", "guided", "GBP is invariant to the logit chosen")
+# %% tags=["remove-cell"]
+rec("class_invariance_min.guided", min(rho["guided"].values()))
+rec("class_invariance_max.guided", max(rho["guided"].values()))
 
 # %% [markdown]
 # **GBP.** $\bar\rho$ ranges from {glue:text}`class_invariance_min.guided:.4f` to
@@ -451,13 +447,15 @@ claim_invariance("gbp_invariant", "guided", "GBP is invariant to the logit chose
 # invariance {glue:text}`claims.gbp_invariant.verdict`.
 
 # %%
-plain = [class_invariance[k]["plain"] for k in models]
-rec("class_invariance_min.plain", min(plain))
-rec("class_invariance_max.plain", max(plain))
 claim = "The plain saliency map is invariant to the logit"
-claim_invariance("plain_invariant", "plain", claim)
+invariant = H.logit_invariance_claim(rho["plain"])
+verdict = rec.claim("plain_invariant", "2", claim, *invariant)
 
-# %%
+# %% tags=["remove-cell"]
+rec("class_invariance_min.plain", min(rho["plain"].values()))
+rec("class_invariance_max.plain", max(rho["plain"].values()))
+
+# %% tags=["remove-cell"]
 pearson = sims[first, trained.name, "plain"]["pearson"]  # top classes vs the others
 rec("plain_blocks_trained.top", H.mean_offdiagonal(pearson[:n_top, :n_top]))
 rec("plain_blocks_trained.rest", H.mean_offdiagonal(pearson[n_top:, n_top:]))
@@ -477,13 +475,15 @@ top_names = rec("top_names", ", ".join(trained.categories[k] for k in top_classe
 # {glue:text}`plain_blocks_trained.rest:.2f` (the top-left block of the first heat map).
 
 # %%
+claim = "DeconvNet is invariant to the logit"
+invariant = H.logit_invariance_claim(rho["deconv"])
+verdict = rec.claim("deconv_invariant", "2", claim, *invariant)
+
+# %% tags=["remove-cell"]
 ci = class_invariance
 rec("class_invariance.trained.deconv", ci["trained"]["deconv"])
 rec("class_invariance.untrained.deconv", ci["untrained"]["deconv"])
 rec("class_invariance.vgg16_untrained.deconv", ci["vgg16_untrained"]["deconv"])
-claim_invariance(
-    "deconv_invariant", "deconv", "DeconvNet is invariant to the logit"
-)
 
 # %% [markdown]
 # **DeconvNet.** $\bar\rho$ = {glue:text}`class_invariance.trained.deconv:.3f` (trained),
@@ -529,8 +529,6 @@ by_photo = {  # measure -> network -> rule -> one number per photo
     }
     for what in ("input", "edges")
 }
-rec.update(corr_with_input_by_photo=by_photo["input"])
-rec.update(corr_with_edges_by_photo=by_photo["edges"])
 mean_over_photos = {
     what: {k: {r: float(np.mean(v)) for r, v in d.items()} for k, d in per.items()}
     for what, per in by_photo.items()
@@ -538,14 +536,18 @@ mean_over_photos = {
 corr_with_input = rec("corr_with_input", mean_over_photos["input"], glued=False)
 corr_with_edges = rec("corr_with_edges", mean_over_photos["edges"], glued=False)
 
+# %% tags=["remove-cell"]
+rec.update(corr_with_input_by_photo=by_photo["input"])
+rec.update(corr_with_edges_by_photo=by_photo["edges"])
+
 # %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(6.9, 3.8))
 for ax, what in zip(axes, ("input", "edges"), strict=True):
     data = {r: {LABEL[k]: by_photo[what][k][r] for k in models} for r in H.RULES}
     title, ylabel = f"corr_with_{what}", f"Pearson with {what}"
     H.plot_grouped_bars(data, ax=ax, ylabel=ylabel, title=title)
-axes[0].legend(fontsize=8)
-fig.tight_layout()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2)
+fig.tight_layout(rect=(0, 0.14, 1, 1))
 rec.figure("fig_edges_bars", fig)
 
 # %% tags=["remove-output"]
@@ -555,7 +557,7 @@ fig = H.plot_grid(
         [images[first], *gbp_max],
         [edges[first], *[H.normalize_map(g, "abs99") for g in gbp_max]],
     ],
-    row_labels=["photo; GBP map", "Sobel edges; sum_c |m_c|"],
+    row_labels=["photo; GBP map", "Sobel edges; |m|"],
     col_labels=["chelsea", *LABEL.values()],
     cell=2.4,
 )
@@ -587,39 +589,29 @@ rec.figure("fig_edges_maps", fig)
 
 
 # %%
-def claim_shows_photo(key: str, network: str, text: str, partial: float) -> None:
-    """Claim (a), one network: reproduced at ρ(input) >= 0.5, partly >= partial."""
-    rho = corr_with_input[network]["guided"]
-    verdict = H.at_least(rho, 0.5, partial)
-    rec.claim(key, "2, Fig. 1", text, f"ρ(input) {rho:.3f}", verdict)
-
-
-text = "GBP of an untrained VGG-16 shows the image"
-claim_shows_photo("untrained_gbp_shows_image", "vgg16_untrained", text, 0.2)
-text = "GBP of the trained network is interpretable"
-text += " (measured: resemblance to the photo)"
-claim_shows_photo("trained_gbp_interpretable", "trained", text, 0.1)
-
-# %%
-g_in = {k: corr_with_input[k]["guided"] for k in models}
+g_in = {k: corr_with_input[k]["guided"] for k in models}  # GBP maps only
 g_ed = {k: corr_with_edges[k]["guided"] for k in models}
-low, high = sorted([g_in["untrained"], g_in["vgg16_untrained"]])
-text = f"ρ(input) untrained {low:.3f}–{high:.3f}, trained {g_in['trained']:.3f}"
+claim = "GBP of an untrained VGG-16 shows the image"
+shows = H.shows_photo_claim(g_in["vgg16_untrained"])
+verdict = rec.claim("untrained_gbp_shows_image", "2, Fig. 1", claim, *shows)
+claim = "GBP of the trained network is interpretable"
+claim += " (measured: resemblance to the photo)"
+shows = H.shows_photo_claim(g_in["trained"], trained=True)
+verdict = rec.claim("trained_gbp_interpretable", "2, Fig. 1", claim, *shows)
+
+# %%
 claim = "Untrained GBP recovers the image as a whole, more than trained"
-verdict = H.judge(low > g_in["trained"], high > g_in["trained"])
-rec.claim("whole_image", "2", claim, text, verdict)
-rec.update(whole_image_holds=verdict == H.REPRODUCED)
-
-# %%
-text = f"ρ(edges) trained {g_ed['trained']:.3f}, "
-text += f"untrained twin {g_ed['untrained']:.3f}"
+whole_verdict = rec.claim("whole_image", "2", claim, *H.whole_image_claim(**g_in))
 claim = "Trained GBP cares more about edges than untrained"
-verdict = H.judge(g_ed["trained"] > g_ed["untrained"])
-rec.claim("edges", "2", claim, text, verdict)
-rec.update(edges_holds=verdict == H.REPRODUCED)
+measured = H.edges_claim(g_ed["trained"], g_ed["untrained"])
+edges_verdict = rec.claim("edges", "2", claim, *measured)
+
+# %% tags=["remove-cell"]
+rec.update(whole_image_holds=whole_verdict == H.REPRODUCED)
+rec.update(edges_holds=edges_verdict == H.REPRODUCED)
 
 
-# %%
+# %% tags=["remove-cell"]
 def photo_wins(what: str, better) -> int:
     """On how many photos ``better(trained, twin, untrained VGG-16)`` holds."""
     per_network = [by_photo[what][k]["guided"] for k in models]
@@ -683,13 +675,13 @@ rec("corr_with_edges.vgg16_untrained.guided", ced["vgg16_untrained"]["guided"])
 x = H.preprocess(images[first], "centered")  # the author's preprocessing
 net = H.ThreeLayerConvNet(n_filters, kernel_size, 1000, seed=seed).to(device)
 limit = H.gbp_limit(x, kernel_size)
-conv_maps = {}
-for name, rule in [
-    ("corr_with_limit.guided", "guided"),
-    ("corr_with_limit.plain", "plain"),
-]:
-    conv_maps[rule] = H.backprop_map(net, x, target=482, rule=rule)
-    rec(name, H.pearson(conv_maps[rule], limit))
+conv_maps = {
+    r: H.backprop_map(net, x, target=482, rule=r) for r in ("guided", "plain")
+}
+
+# %% tags=["remove-cell"]
+rec("corr_with_limit.guided", H.pearson(conv_maps["guided"], limit))
+rec("corr_with_limit.plain", H.pearson(conv_maps["plain"], limit))
 
 # %% tags=["remove-output"]
 fig = H.plot_grid(

@@ -204,7 +204,7 @@ rec.table("similarity_table", header, rows)
 # :format: myst
 # ```
 
-# %%
+# %% tags=["remove-cell"]
 for kind, metric in (
     ("corr", "pearson"),
     ("ssim", "ssim"),
@@ -230,16 +230,9 @@ rec(
 rec("fc_gbp_min", stat("pearson", "limit", "fc", "guided", np.min))
 
 # %%
-c = m["corr_to_limit"]
-conv, others = (
-    c["conv"]["guided"],
-    [c["fc"]["guided"], c["conv"]["plain"], c["fc"]["plain"]],
-)
-worst = max(abs(o) for o in others)
-text = f"ρ(limit) GBP-conv {conv:.3f}; others ≤ {worst:.3f}"
-verdict = H.judge(conv > 0.8 and worst < 0.2, conv > max(others))
 claim = "Only GBP in the convnet gives a clean picture; plain maps and FC are noise"
-verdict = rec.claim("only_conv_gbp", "4, Fig. 2", claim, text, verdict)
+clean = H.only_conv_gbp_claim(m["corr_to_limit"])
+verdict = rec.claim("only_conv_gbp", "4, Fig. 2", claim, *clean)
 
 # %% [markdown]
 # GBP of the convnet correlates with its limit at $\rho$ =
@@ -281,6 +274,8 @@ pred = {
 # %%
 rel = scores[M.index("rel_error"), 0, :, 0].mean(1)  # (net, photo): mean over seeds
 meas = dict(zip(NETS, rel, strict=True))
+
+# %% tags=["remove-cell"]
 rec.update(
     rel_error_gbp={
         n: {
@@ -291,7 +286,7 @@ rec.update(
     }
 )
 
-# %% tags=["remove-output"]
+# %% tags=["remove-cell"]
 rows = [
     [p, meas["conv"][b], pred["conv"][b], meas["fc"][b], pred["fc"][b]]
     for b, p in enumerate(photos)
@@ -306,7 +301,7 @@ ratio = np.concatenate([meas[n] / np.array(pred[n]) for n in NETS])
 rec("law_ratio_min", float(ratio.min()))
 rec("law_ratio_max", float(ratio.max()))
 
-# %%
+# %% tags=["remove-cell"]
 eps_conv = rec(
     "rel_error_gbp.conv.measured", m["rel_error_gbp"]["conv"]["measured"]
 )
@@ -340,7 +335,7 @@ times = rec("fc_hidden_for_conv_error_over_hidden", need / hidden)
 # (claims-ch3)=
 # ## Claims and verdicts
 
-# %% tags=["remove-output"]
+# %% tags=["remove-cell"]
 rec.update(seconds=time.perf_counter() - start)
 rec.update(cpu_seconds=time.process_time() - cpu_start)
 rec.claims_table()

@@ -7,7 +7,14 @@ import torch
 
 import helpers as H
 from backpropvis.book.glue import glue, markdown_table, save_metrics
-from backpropvis.claims.verdicts import CORRECTED, NOT_REPRODUCED, PARTLY
+from backpropvis.claims.verdicts import (
+    CORRECTED,
+    NOT_REPRODUCED,
+    PARTLY,
+    at_least,
+    at_most,
+    versus_paper,
+)
 
 
 def test_metrics_file(tmp_path):
@@ -44,7 +51,7 @@ def test_record_stores_under_the_glued_name_and_saves_claims(tmp_path, monkeypat
     rec = H.Record("demo", tmp_path)
     assert rec("fc_vs_conv.fc", 1.5) == 1.5
     rec.update(n_photos=3)
-    verdict = H.at_most(1.5, 1.0, 2.0)
+    verdict = at_most(1.5, 1.0, 2.0)
     rec.claim("fc", "4", "FC is worse", "1.50", verdict)
     rec.save()
     saved = json.loads((tmp_path / "demo.json").read_text())
@@ -60,14 +67,14 @@ def test_record_stores_under_the_glued_name_and_saves_claims(tmp_path, monkeypat
 
 
 def test_the_verdict_rule():
-    assert H.at_least(0.95, 0.9, 0.5) == H.REPRODUCED
-    assert H.at_least(0.6, 0.9, 0.5) == PARTLY
-    assert H.at_least(0.4, 0.9, 0.5) == NOT_REPRODUCED
-    assert H.at_most(0.2, 0.1) == NOT_REPRODUCED
+    assert at_least(0.95, 0.9, 0.5) == H.REPRODUCED
+    assert at_least(0.6, 0.9, 0.5) == PARTLY
+    assert at_least(0.4, 0.9, 0.5) == NOT_REPRODUCED
+    assert at_most(0.2, 0.1) == NOT_REPRODUCED
     assert H.near(-0.47, -0.5, 0.05) == H.REPRODUCED
     assert H.near(-0.42, -0.5, 0.05, 0.1) == PARTLY
-    assert H.versus_paper(0.399, 0.798, 0.05) == CORRECTED
-    assert H.versus_paper(0.80, 0.798, 0.05) == H.REPRODUCED
+    assert versus_paper(0.399, 0.798, 0.05) == CORRECTED
+    assert versus_paper(0.80, 0.798, 0.05) == H.REPRODUCED
 
 
 def test_papermill_list_parameters():

@@ -153,7 +153,7 @@ def plot_heatmaps(
                 continue
             mat = as_array(mats[r][c])
             image = ax.imshow(mat, cmap="RdBu_r", vmin=vmin, vmax=vmax)
-            ax.set_title(_wrapped(f"{col_labels[c]}: mean {mean_offdiagonal(mat):.3f}", cell))
+            ax.set_title(_wrapped(f"{col_labels[c]}\nmean {mean_offdiagonal(mat):.3f}", cell))
             ticks = range(mat.shape[0])
             show_y, show_x = c == 0 and tick_labels, r == n_r - 1 and tick_labels
             ax.set_yticks(ticks, list(tick_labels) if show_y else [])
@@ -162,9 +162,9 @@ def plot_heatmaps(
                 ax.set_ylabel(_wrapped(row_labels[r], cell))
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    fig.tight_layout(rect=(0, 0, 0.84, 1))  # the color bar and its label fit the width
     if image is not None:
-        cax = fig.add_axes((0.93, 0.15, 0.015, 0.7))
+        cax = fig.add_axes((0.86, 0.15, 0.02, 0.7))
         fig.colorbar(image, cax=cax, label=cbar_label)
     return fig
 
@@ -288,14 +288,14 @@ def plot_two_displays(
     all pixels and channels (the paper's display), block (b) with each map as ``sum_c |m_c|``
     clipped at its 99th percentile (``normalize_map(m, "abs99")``, the display of Adebayo et al.,
     2018), which shows a sparse map that a few large values flatten to grey under (a). The first
-    ``keep`` columns (the inputs) are drawn the same in both. Row labels get "(a)"/"(b)".
+    ``keep`` columns (the inputs) are drawn the same in both. Row labels get "(a)"/"(b)" (the
+    caption says which display is which: a longer label would not fit a row's height).
     """
     clipped = [
         [*row[:keep], *(None if m is None else normalize_map(m, "abs99") for m in row[keep:])]
         for row in rows
     ]
-    labels = [f"(a) min-max\n{r}" for r in row_labels]
-    labels += [f"(b) |m|, 99th pct\n{r}" for r in row_labels]
+    labels = [f"(a) {r}" for r in row_labels] + [f"(b) {r}" for r in row_labels]
     return plot_grid([*rows, *clipped], row_labels=labels, col_labels=col_labels, cell=cell)
 
 

@@ -21,11 +21,8 @@ __all__ = [
     "CLASS_DEPENDENT",
     "CLASS_INVARIANT",
     "REPRODUCED",
-    "at_least",
-    "at_most",
     "judge",
     "near",
-    "versus_paper",
 ]
 
 REPRODUCED = "reproduced"
