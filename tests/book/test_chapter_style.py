@@ -3,6 +3,7 @@ every glued number findable from the prose."""
 
 from __future__ import annotations
 
+import ast
 import re
 import statistics
 from pathlib import Path
@@ -46,3 +47,48 @@ def test_glue_names_are_literal(path):
     code = path.read_text()
     built = re.findall(r"""(?:glue|rec|rec\.claim|rec\.table|rec\.figure)\(\s*f["']""", code)
     assert not built, f"{path.stem}: glue names built with f-strings: {len(built)}"
+
+
+# A cell a reader sees shows science; one made only of recording calls is bookkeeping and is
+# hidden (``remove-input``/``remove-cell`` where its output is glued or absent, ``hide-input``
+# to fold it). ``rec.claim`` is not: the verdict is decided where the reader sees it, nor is
+# ``rec.figure``, whose cell draws the figure.
+FOLDED = HIDDEN | {"hide-input", "hide-cell"}
+BOOKKEEPING = {"rec", "rec.quote", "rec.update", "rec.table", "rec.save"}
+
+
+def call_name(stmt: ast.stmt) -> str | None:
+    """``rec`` / ``rec.quote`` ... for a statement that is one such call (or assigns one)."""
+    value = getattr(stmt, "value", None)
+    if not isinstance(stmt, (ast.Expr, ast.Assign)) or not isinstance(value, ast.Call):
+        return None
+    return ast.unparse(value.func)
+
+
+def bookkeeping_only_cells(path: Path) -> list[str]:
+    """The first line of each visible code cell whose statements are all recording calls."""
+    found = []
+    for c in jupytext.read(path).cells:
+        if c.cell_type != "code" or FOLDED & set(c.metadata.get("tags", [])):
+            continue
+        body = ast.parse(c.source).body
+        if body and all(call_name(s) in BOOKKEEPING for s in body):
+            found.append(c.source.splitlines()[0])
+    return found
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_visible_cell_is_only_bookkeeping(path):
+    found = bookkeeping_only_cells(path)
+    assert not found, f"{path.stem}: visible cells that only record numbers: {found}"
+
+
+def test_a_cell_of_recording_calls_counts_as_bookkeeping(tmp_path):
+    chapter = tmp_path / "99_probe.py"
+    chapter.write_text(
+        "# %%\nrec('a', 1)\nrec.quote('a')\n\n"
+        "# %% tags=[\"remove-input\"]\nrec('b', 2)\n\n"
+        "# %%\nx = rec('c', 3 * 2)\nplot(x)\n\n"
+        "# %%\nrec.claim('k', '2', 'text', *judged)\n"
+    )
+    assert bookkeeping_only_cells(chapter) == ["rec('a', 1)"]
