@@ -134,6 +134,7 @@ for ax, rule in zip(axes, ["plain", "guided"], strict=True):
     ax.set(title=f"{rule}: $s_k(x)$, $d=11$, $p=3$, $b=2$", xlabel="signal entry")
 axes[0].legend()
 fig.tight_layout()
+rec.figure("fig_eq2_1d", fig)
 
 # %% [markdown]
 # The same identity in 2-D, through the helper's convnet `H.ThreeLayerConvNet` ($7\times7\times3$
@@ -250,6 +251,7 @@ ax.set(
 ax.set_title("95% intervals (error bars) are smaller than the markers")
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
 fig.tight_layout()
+rec.figure("fig_expectations", fig)
 
 # %% tags=["remove-cell"]
 # the numbers the prose quotes: 95% half-widths of the Monte Carlo estimates
@@ -332,6 +334,7 @@ fig = H.plot_grid(
     col_labels=labels,
     cell=1.9,
 )
+rec.figure("fig_gbp_sweep", fig)
 
 # %%
 corr = {r: {n: H.pearson(m, limit) for n, m in sweep[r].items()} for r in sweep}
@@ -384,6 +387,7 @@ axes[1].set(
 axes[0].legend()
 axes[1].legend(loc="upper right", bbox_to_anchor=(1, 0.9))  # below the paper line
 fig.tight_layout()
+rec.figure("fig_eq5_scale", fig)
 
 # %%
 claim = r"Scale of the limit is $2c^2N/\pi$ "
@@ -494,6 +498,8 @@ for pad in cover:
 ax.set(xlabel="column", ylabel="# patches", ylim=(0, kernel_size**2 + 5))
 ax.legend()
 fig2.tight_layout()
+rec.figure("fig_padding_maps", fig)
+rec.figure("fig_coverage", fig2)
 
 # %% tags=["remove-cell"]
 rec("coverage_interior", float(cover["valid"][size // 2, size // 2]))
@@ -602,6 +608,7 @@ ax.set(xlabel="N filters", ylabel=r"$\|\bar w_N - E[\tilde w]\|$",
        title="5-95% of runs shaded")  # fmt: skip
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 fig.tight_layout()
+rec.figure("fig_concentration", fig)
 
 # %%
 slope = m["concentration_slope_p27"]
