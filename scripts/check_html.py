@@ -76,7 +76,7 @@ FIGURES = """() => Array.from(document.images).filter(i => i.naturalWidth > 0)
               shown: i.getBoundingClientRect().width}))
   .filter(i => i.shown > 0)"""
 # The smallest figure text a reader sees, in CSS px, per window width (the book's style,
-# src/backpropvis/book/plotting.py: 10 pt at 100 dpi in a figure drawn at the column's width).
+# src/backpropvis/book/plotting.py: 10.5 pt at 100 dpi in a figure drawn at the column's width).
 MIN_TEXT_PX = {"1280px": 9.0, "390px": 7.0}
 LINKS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"
 # What is cut or runs off the page, as a reader would see it. Returns a list of problems.

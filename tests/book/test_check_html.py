@@ -145,9 +145,9 @@ def test_layout_rule(case, browser, site, tmp_path):
 
 
 # The figure-text rule: a figure's smallest text, recorded in its PNG by glue_figure, read at the
-# scale the page shows it (the book's content column is 688 CSS px at 1280 px, 358 px at 390 px;
+# scale the page shows it (the book's content column is 688 CSS px at 1280 px, 342 px at 390 px;
 # a narrower PNG is shown at its own width).
-COLUMN = {"1280px": 688, "390px": 358}
+COLUMN = {"1280px": 688, "390px": 342}
 
 
 def glued_png(monkeypatch, fig) -> bytes:
@@ -220,5 +220,5 @@ def test_the_rule_scales_the_drawn_text_by_the_shown_width():
     rule = check_html.figure_text_problem
     assert rule("f", 13.9, 1400, 688, 9.0) is not None  # 6.8 px shown
     assert rule("f", 13.9, 688, 688, 9.0) is None
-    assert rule("f", 13.9, 690, 358, 7.0) is None  # 7.2 px on a phone
-    assert rule("f", 12.5, 690, 358, 7.0) is not None  # 9 pt: 6.5 px on a phone
+    assert rule("f", 14.6, 690, 342, 7.0) is None  # 10.5 pt: 7.2 px on a phone
+    assert rule("f", 13.9, 690, 342, 7.0) is not None  # 10 pt: 6.9 px on a phone

@@ -36,11 +36,11 @@ __all__ = [
 ]
 
 #: Inches. The book glues figures as PNG at 100 dpi; its content column is 688 CSS px wide at a
-#: 1280 px window (358 px on a 390 px phone), so a figure this wide is shown at its drawn size.
+#: 1280 px window (342 px on a 390 px phone), so a figure this wide is shown at its drawn size.
 FIGURE_WIDTH = 6.9
-#: Points: the smallest text of a figure. 10 pt at 100 dpi is 13.9 px, shown at 13.9 CSS px at
-#: 1280 px and about 7.2 px on a phone.
-FONT_PT = 10
+#: Points: the smallest text of a figure. 10.5 pt at 100 dpi is 14.6 px, shown at 14.6 CSS px at
+#: 1280 px and, a 690 px figure scaled to the phone's 342 px column, at 7.2 px.
+FONT_PT = 10.5
 BOOK_RC = {
     "figure.figsize": (FIGURE_WIDTH, 3.4),
     "font.size": FONT_PT,
