@@ -236,9 +236,6 @@ nopool_deconv = [abs(s["corr_input"]) for s in deconv_maxpool["deconv"]["no_pool
 rec.update(dp_deconv_nopool_max=max(nopool_deconv))
 rec.quote("dp_deconv_nopool_max")
 
-# %% [markdown]
-# The numbers the text quotes, at $N$ = {glue:text}`n_max` (`dp_<rule>_<nopool|pool>_<score>`):
-
 # %% tags=["remove-input"]
 rec("dp_deconv_nopool_input", nopool["deconv"]["corr_input"])
 rec("dp_deconv_pool_input", pool["deconv"]["corr_input"])
@@ -513,11 +510,6 @@ def indep(r: str, fn=np.nanmedian, top4=False) -> float:
     rho = [c["spearman_abs"] for c in independent[r]]
     return float(fn(rho[:4] if top4 else rho))
 
-
-# %% [markdown]
-# The cascading numbers the text quotes (`casc_<rule>_...`: first step, last step, first step
-# below 0.5), then the independent ones (`indep_<rule>_...`: median over groups, worst of the
-# top four groups):
 
 # %% tags=["remove-input"]
 first = {r: cascading[r][0] for r in RULES}

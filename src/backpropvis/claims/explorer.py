@@ -9,7 +9,7 @@ Threshold:
 
 from __future__ import annotations
 
-__all__ = ["update_speed_word"]
+__all__ = ["UPDATE_TARGET_S", "update_speed_word"]
 
 UPDATE_TARGET_S = 1.0
 
