@@ -78,12 +78,9 @@ rec("n_photos", len(photos))
 
 # %%
 device = H.default_device()
-images = torch.stack(
-    [H.load_image(p, size) for p in photos]
-)  # (B, 3, H, W) in [0, 1]
-xs = H.preprocess(images, "centered").to(
-    device
-)  # RGB minus the VGG mean, as in the paper
+images = H.load_images(photos, size)  # (B, 3, H, W) in [0, 1]
+# RGB minus the VGG mean, as in the paper
+xs = H.preprocess(images, "centered").to(device)
 NETS, RULES = ("conv", "fc"), ("guided", "plain")
 
 # %%
@@ -176,7 +173,7 @@ rec.figure("fig_figure2", fig)
 # network the limit *is* the input up to scale, so both references give the same numbers.
 
 
-# %%
+# %% tags=["hide-input"]
 def stat(metric: str, ref: str, net: str, rule: str, fn=np.mean) -> float:
     """A statistic of ``scores`` over seeds and photos."""
     at = (M.index(metric), R.index(ref), NETS.index(net), RULES.index(rule))

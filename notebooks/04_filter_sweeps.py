@@ -59,7 +59,6 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from tqdm import tqdm
 
 import helpers as H
@@ -94,14 +93,11 @@ def curve(sizes, values) -> dict:
 
 
 # %%
-def load(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The photos at ``size``: (B, 3, H, W) in [0, 1], and preprocessed."""
-    raw = torch.stack([H.load_image(p, size) for p in photos])
-    return raw, H.preprocess(raw, "centered").to(device)  # RGB minus the VGG mean
-
-
-raw_conv, xs_conv = load(conv_size)
-raw_fc, xs_fc = load(fc_size)
+raw_conv = H.load_images(photos, conv_size)  # (B, 3, H, W) in [0, 1]
+raw_fc = H.load_images(photos, fc_size)
+# RGB minus the VGG mean, as in the paper
+xs_conv = H.preprocess(raw_conv, "centered").to(device)
+xs_fc = H.preprocess(raw_fc, "centered").to(device)
 x = xs_conv[0]  # the photo of Figure 3
 
 # %% tags=["remove-input"]

@@ -105,7 +105,7 @@ warnings.filterwarnings("ignore", message="An input array is constant")
 device = H.default_device()
 RULES = list(H.RULES)
 NAME = {"plain": "saliency", "guided": "GBP", "deconv": "DeconvNet"}
-images = torch.stack([H.load_image(p, size) for p in photos])  # (B, 3, H, W)
+images = H.load_images(photos, size)  # (B, 3, H, W)
 
 
 # %% tags=["remove-input"]

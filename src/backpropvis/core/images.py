@@ -11,6 +11,7 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from .checks import InputWarning, as_int
 from .memory import TooLargeError, check_memory
 
-__all__ = ["edge_map", "load_image", "preprocess"]
+__all__ = ["edge_map", "load_image", "load_images", "preprocess"]
 
 #: Photos bundled in scikit-image's and scikit-learn's wheels (no download): the natural photos
 #: first (``chelsea`` is the paper's tabby; ``motorcycle`` is the left view of scikit-image's
@@ -279,6 +280,14 @@ def load_image(source: str | os.PathLike, size: int = 224) -> torch.Tensor:
             raise ValueError(f"image path is not a file: {name}")
         img, shape = _decode_file(path, name, size)
     return _finish(img, name, shape, size)
+
+
+def load_images(sources: Sequence[str | os.PathLike], size: int = 224) -> torch.Tensor:
+    """The photos ``sources`` (names or paths, as :func:`load_image`) as one batch
+    ``(B, 3, size, size)`` in [0, 1], in their order."""
+    if isinstance(sources, (str, os.PathLike)) or not len(sources):
+        raise ValueError(f"give a list of one or more photos, got {sources!r}")
+    return torch.stack([load_image(s, size) for s in sources])
 
 
 def _decode_file(fp: Any, name: str, size: int) -> tuple[np.ndarray, tuple[int, int]]:
