@@ -255,9 +255,10 @@ def figure_text_problem(
 
 def figure_texts(html: Path, rel: str, images: list[dict]) -> list[dict]:
     """Each PNG image of page ``rel`` with what glue_figure recorded in it: ``name`` (glue name,
-    file and page), ``glued`` (whether it carries the record), ``px`` (its smallest text; None
-    for a figure without text), ``text`` (that text), ``page``, and the ``natural`` and
-    ``shown`` widths the browser reported."""
+    file and page), ``glued`` (whether it carries the record), ``px`` (its smallest text in the
+    PNG's pixels; None for a figure without text), ``shown_px`` (that text as the reader sees
+    it, in CSS px: ``px`` times shown over natural width), ``text`` (that text), ``page``, and
+    the ``natural`` and ``shown`` widths the browser reported."""
     from backpropvis.book.glue import FIGURE_NAME, SMALLEST_TEXT, SMALLEST_TEXT_PX, figure_record
 
     found = []
@@ -271,7 +272,11 @@ def figure_texts(html: Path, rel: str, images: list[dict]) -> list[dict]:
         name = f"{record.get(FIGURE_NAME, 'image')} ({path.relative_to(html).as_posix()} on {rel})"
         px = None if px is None else float(px)  # None: a glued figure without text
         text = record.get(SMALLEST_TEXT, "")
-        found.append({**img, "name": name, "glued": glued, "px": px, "text": text, "page": rel})
+        shown_px = None if px is None else round(px * img["shown"] / img["natural"], 2)
+        found.append(
+            {**img, "name": name, "glued": glued, "px": px, "shown_px": shown_px, "text": text,
+             "page": rel}
+        )  # fmt: skip
     return found
 
 
