@@ -245,17 +245,24 @@ def plot_randomization(
 
     ``curves[rule]``: one dict per step with ``metric`` and ``metric_std`` (:func:`mean_std`);
     ``labels``: the step names (x axis, shortened by :func:`layer_label`). One panel per
-    metric, two panels to a row, the legend
-    below them; mean with a +- std band. Returns the matplotlib figure.
+    metric, two panels to a row, the legend in the empty panel (or below them); mean with a
+    +- std band, the y axis down to the lowest band. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt  # heavy: first use only (module docstring)
 
     n_rows = math.ceil(len(metrics) / 2)
-    height = 3.4 * n_rows + 0.3 * math.ceil(len(curves) / 3)
+    spare = len(metrics) % 2 == 1  # an empty panel holds the legend
+    height = 3.4 * n_rows + (0 if spare else 0.3 * math.ceil(len(curves) / 3))
     fig, axes = plt.subplots(n_rows, 2, figsize=(FIGURE_WIDTH, height), squeeze=False)
     steps = np.arange(len(labels))
     for ax in axes.flat[len(metrics) :]:
         ax.axis("off")
+    lows = np.array(
+        [r[m] - r.get(f"{m}_std", 0.0) for rows in curves.values() for r in rows for m in metrics],
+        dtype=float,
+    )
+    low = float(np.nanmin(lows)) if np.isfinite(lows).any() else 0.0
+    bottom = max(-1.05, min(-0.3, low - 0.05))
     for ax, metric in zip(axes.flat, metrics, strict=False):
         for rule, rows in curves.items():
             mean = np.array([r[metric] for r in rows])
@@ -265,13 +272,17 @@ def plot_randomization(
         ax.axhline(0, color="gray", lw=0.5)
         ax.set_xticks(steps)
         ax.set_xticklabels([layer_label(s) for s in labels], rotation=60, ha="right")
-        ax.set_ylim(-0.3, 1.05)
+        ax.set_ylim(bottom, 1.05)
         ax.set_title(metric.replace("_", " "))
     for row in axes:
         row[0].set_ylabel("similarity to\nthe original map")
     handles, names = axes.flat[0].get_legend_handles_labels()
     if title:
         fig.suptitle(title)
+    if spare:
+        axes.flat[len(metrics)].legend(handles, names, loc="center", frameon=False)
+        fig.tight_layout()
+        return fig
     fig.tight_layout(rect=(0, 0.1 * math.ceil(len(curves) / 3) / n_rows, 1, 1))
     fig.legend(handles, names, loc="lower center", ncol=3, frameon=False)
     return fig
