@@ -7,6 +7,7 @@ from . import (
     attribution,
     concentration,
     fc_net,
+    folding,
     images,
     metrics,
     models,
@@ -19,6 +20,7 @@ from . import (
 from .attribution import *  # noqa: F403
 from .concentration import *  # noqa: F403
 from .fc_net import *  # noqa: F403
+from .folding import *  # noqa: F403
 from .images import *  # noqa: F403
 from .metrics import *  # noqa: F403
 from .models import *  # noqa: F403
@@ -34,6 +36,7 @@ __all__ = [
     *networks.__all__,
     *fc_net.__all__,
     *models.__all__,
+    *folding.__all__,
     *rules.__all__,
     *attribution.__all__,
     *theory.__all__,
