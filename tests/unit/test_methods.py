@@ -18,7 +18,7 @@ from backpropvis.claims.verdicts import NOT_REPRODUCED, PARTLY
 from backpropvis.core.metrics import is_degenerate, spearman
 from backpropvis.methods.cam import gradcam_layer
 from backpropvis.methods.modified import captum_rules_apply
-from backpropvis.methods.registry import Ingredients, register
+from backpropvis.methods.registry import Ingredients, half_key, register
 from backpropvis.studies.randomization import randomizations, weight_changes
 from backpropvis.studies.sanity import average_ranks, hog_features
 
@@ -74,12 +74,12 @@ def test_saliency_and_gradient_x_input_are_the_gradient(net, xs):
     torch.testing.assert_close(maps["input_x_gradient"], ixg, **CLOSE)
 
 
-def test_smoothgrad_is_captum_and_tends_to_the_gradient(net, xs):
+def test_smoothgrad_is_captum_saliency_at_seeded_noisy_copies(net, xs):
     maps = maps_of(net, xs, ["smoothgrad"], smoothgrad_samples=5, smoothgrad_std=0.2, seed=3)
-    torch.manual_seed(3)
-    ref = captum_attr.NoiseTunnel(captum_attr.Saliency(net)).attribute(
-        xs.clone(), nt_type="smoothgrad", nt_samples=5, stdevs=0.2, target=TARGETS, abs=False
-    )
+    gen = torch.Generator().manual_seed(3)  # the copies, drawn one after another
+    noisy = [xs + 0.2 * torch.randn(xs.shape, generator=gen) for _ in range(5)]
+    saliency = captum_attr.Saliency(net)
+    ref = torch.stack([saliency.attribute(x, target=TARGETS, abs=False) for x in noisy]).mean(0)
     torch.testing.assert_close(maps["smoothgrad"], ref, **CLOSE)
     again = maps_of(net, xs, ["smoothgrad"], smoothgrad_samples=5, smoothgrad_std=0.2, seed=3)
     assert torch.equal(again["smoothgrad"], maps["smoothgrad"])  # seeded
@@ -88,12 +88,13 @@ def test_smoothgrad_is_captum_and_tends_to_the_gradient(net, xs):
     torch.testing.assert_close(tiny["smoothgrad"], autograd_grad(net, xs), rtol=1e-3, atol=1e-5)
 
 
-def test_integrated_gradients_is_captum_and_complete(net, xs):
+def test_integrated_gradients_is_captum_riemann_right_and_complete(net, xs):
     base = torch.full_like(xs[0], -0.5)
     maps = maps_of(net, xs, ["integrated_gradients"], ig_steps=6, baseline=base)
     ref = captum_attr.IntegratedGradients(net).attribute(
-        xs.clone(), baselines=base.expand_as(xs), target=TARGETS, n_steps=6
-    )
+        xs.clone(), baselines=base.expand_as(xs), target=TARGETS, n_steps=6,
+        method="riemann_right",
+    )  # fmt: skip
     torch.testing.assert_close(maps["integrated_gradients"], ref, **CLOSE)
     # completeness (hand check): sum of IG = f(x) - f(x0) as the steps grow
     fine = maps_of(net, xs, ["integrated_gradients"], ig_steps=300, baseline=base)
@@ -101,6 +102,28 @@ def test_integrated_gradients_is_captum_and_complete(net, xs):
         gain = net(xs)[range(3), TARGETS] - net(base.expand_as(xs))[range(3), TARGETS]
     total = fine["integrated_gradients"].flatten(1).sum(1)
     torch.testing.assert_close(total, gain, rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("ig_steps", [6, 7])
+def test_the_maps_at_half_the_copies_and_steps_are_those_of_a_run_with_half(net, xs, ig_steps):
+    """halves=True: SmoothGrad's first half of the copies and every second Riemann point are
+    the maps of a run with half the copies and steps (for an odd count: its own passes)."""
+    kw = {"smoothgrad_samples": 6, "smoothgrad_std": 0.2, "seed": 1, "batch_size": 4}
+    both = maps_of(net, xs, ["smoothgrad", "integrated_gradients"], ig_steps=ig_steps,
+                   halves=True, **kw)  # fmt: skip
+    kw["smoothgrad_samples"] = 3
+    half = maps_of(net, xs, ["smoothgrad", "integrated_gradients"], ig_steps=ig_steps // 2, **kw)
+    assert set(both) == {"smoothgrad", "integrated_gradients", "smoothgrad@half",
+                         "integrated_gradients@half"}  # fmt: skip
+    for m in ("smoothgrad", "integrated_gradients"):
+        torch.testing.assert_close(both[half_key(m)], half[m], **CLOSE)
+        assert not torch.allclose(both[m], half[m], **CLOSE)  # the full run is another map
+    # passes of 2 images (a slice of the photos per pass) and of 64 give the same maps
+    for batch_size in (2, 64):
+        kw |= {"smoothgrad_samples": 6, "batch_size": batch_size}
+        other = maps_of(net, xs, ["smoothgrad", "integrated_gradients"], ig_steps=ig_steps, **kw)
+        for m in other:
+            torch.testing.assert_close(other[m], both[m], **CLOSE)
 
 
 def test_guided_and_deconv_captum_equals_the_books_rules(net, xs):

@@ -5,18 +5,20 @@ Gradients. Every one is the plain gradient ``df_k/dx``, reweighted or averaged:
 ``saliency``                the gradient ``df_k/dx`` (Captum ``Saliency``, ``abs=False``)
 ``input_x_gradient``        ``x * df_k/dx`` (the saliency gradient times the input; equals
                             Captum ``InputXGradient``)
-``smoothgrad``              mean gradient at ``x + eps``, ``eps ~ N(0, sigma^2)`` (Captum
-                            ``NoiseTunnel(Saliency)``, seeded)
-``integrated_gradients``    ``(x - x0) * mean_a grad f_k(x0 + a (x - x0))`` (Captum
-                            ``IntegratedGradients``, Gauss-Legendre steps)
+``smoothgrad``              mean gradient at ``x + eps``, ``eps ~ N(0, sigma^2)`` (the mean
+                            of Captum ``Saliency`` at seeded noisy copies)
+``integrated_gradients``    ``(x - x0) * mean_a grad f_k(x0 + a (x - x0))``, ``a = 1/n, ...,
+                            1`` (Captum ``IntegratedGradients``, ``method="riemann_right"``)
 ==========================  =============================================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 
-from .registry import Ingredients, MapBatch, Method, register
+from .registry import Ingredients, MapBatch, Method, half_key, half_of, register
 
 
 def _saliency(batch: MapBatch) -> torch.Tensor:
@@ -25,21 +27,50 @@ def _saliency(batch: MapBatch) -> torch.Tensor:
     return Saliency(batch.model).attribute(batch.fresh_input(), target=batch.target_list, abs=False)
 
 
-def _smoothgrad(batch: MapBatch) -> torch.Tensor:
-    from captum.attr import NoiseTunnel, Saliency
+def _passes(n: int, images: int, batch_size: int) -> list[tuple[list[int], slice]]:
+    """``(points, images)`` of each forward pass of about ``batch_size`` images: several points
+    of every image when they fit, else one point of a slice of the images."""
+    if images >= batch_size:
+        chunks = [slice(i, min(images, i + batch_size)) for i in range(0, images, batch_size)]
+        return [([s], c) for s in range(n) for c in chunks]
+    per_pass = batch_size // images
+    return [(list(range(s, min(n, s + per_pass))), slice(0, images)) for s in range(0, n, per_pass)]
 
+
+def _averaged_gradients(
+    batch: MapBatch, point: Callable[[int], torch.Tensor], n: int, half: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean over ``s < n`` of the plain gradient ``df_k/dx`` at the inputs ``point(s)``
+    (each ``(B, 3, H, W)``, one target per image), and the mean over the indices ``half``.
+    The points go through forward passes of about ``batch_size`` images."""
+    total = torch.zeros_like(batch.xs)
+    part = torch.zeros_like(batch.xs)
+    chosen = set(half)
+    for group, images in _passes(n, len(batch.xs), int(batch.settings["batch_size"])):
+        inputs = torch.cat([point(s)[images] for s in group]).requires_grad_(True)
+        logits = batch.model(inputs)
+        picked = logits.gather(1, batch.targets[images].repeat(len(group))[:, None]).sum()
+        (grads,) = torch.autograd.grad(picked, inputs)
+        for s, g in zip(group, grads.split(len(batch.xs[images])), strict=True):
+            total[images] += g
+            if s in chosen:
+                part[images] += g
+    return total / n, part / max(1, len(chosen))
+
+
+def _smoothgrad(batch: MapBatch) -> torch.Tensor:
+    """The mean gradient over ``n`` noisy copies, the copies drawn one after another from
+    ``seed``: the first ``half_of(n)`` copies are those of a run with that many, so the same passes
+    also give the map at half the copies (:func:`~.registry.half_key`)."""
     s = batch.settings
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(s["seed"])
-        return NoiseTunnel(Saliency(batch.model)).attribute(
-            batch.fresh_input(),
-            nt_type="smoothgrad",
-            nt_samples=int(s["smoothgrad_samples"]),
-            nt_samples_batch_size=max(1, s["batch_size"] // len(batch.xs)),
-            stdevs=float(s["smoothgrad_std"]),
-            target=batch.target_list,
-            abs=False,
-        )
+    n, std = int(s["smoothgrad_samples"]), float(s["smoothgrad_std"])
+    gen = torch.Generator(device=batch.xs.device).manual_seed(int(s["seed"]))
+    noise = [
+        std * torch.randn(batch.xs.shape, generator=gen, device=batch.xs.device) for _ in range(n)
+    ]
+    full, half = _averaged_gradients(batch, lambda i: batch.xs + noise[i], n, range(half_of(n)))
+    batch.shared[half_key("smoothgrad")] = half
+    return full
 
 
 def _baseline(batch: MapBatch) -> torch.Tensor:
@@ -48,16 +79,19 @@ def _baseline(batch: MapBatch) -> torch.Tensor:
 
 
 def _integrated_gradients(batch: MapBatch) -> torch.Tensor:
-    from captum.attr import IntegratedGradients
-
-    s = batch.settings
-    return IntegratedGradients(batch.model).attribute(
-        batch.fresh_input(),
-        baselines=_baseline(batch),
-        target=batch.target_list,
-        n_steps=int(s["ig_steps"]),
-        internal_batch_size=max(s["batch_size"], len(batch.xs)),
-    )
+    """``(x - x0)`` times the right Riemann sum of the gradient at ``x0 + a (x - x0)``,
+    ``a = 1/n, 2/n, ..., 1`` (Sundararajan et al.'s Eq. 3). For an even ``n`` every second point
+    is the rule with ``n / 2`` points, so the same passes give the map at half the steps."""
+    n = int(batch.settings["ig_steps"])
+    x0 = _baseline(batch)
+    delta = batch.xs - x0
+    half = range(1, n, 2) if n % 2 == 0 else []
+    full, part = _averaged_gradients(batch, lambda i: x0 + (i + 1) / n * delta, n, half)
+    if n % 2:  # no nested rule: the half map costs its own passes
+        h = half_of(n)
+        part = _averaged_gradients(batch, lambda i: x0 + (i + 1) / h * delta, h, [])[0]
+    batch.shared[half_key("integrated_gradients")] = delta * part
+    return delta * full
 
 
 def _gradient_by_hand(model, xs, targets, **_) -> torch.Tensor:
@@ -71,6 +105,15 @@ def _captum_input_x_gradient(model, xs, targets, **_) -> torch.Tensor:
     from captum.attr import InputXGradient
 
     return InputXGradient(model).attribute(xs.clone(), target=list(targets))
+
+
+def _captum_integrated_gradients(model, xs, targets, ig_steps=16, baseline=None, **_):
+    from captum.attr import IntegratedGradients
+
+    base = torch.zeros_like(xs) if baseline is None else baseline.expand_as(xs)
+    return IntegratedGradients(model).attribute(
+        xs.clone(), baselines=base, target=list(targets), n_steps=ig_steps, method="riemann_right"
+    )
 
 
 register(
@@ -105,7 +148,7 @@ register(
         "gradient",
         Ingredients("plain"),
         _smoothgrad,
-        lambda model: "Captum NoiseTunnel(Saliency)",
+        lambda model: "the book's batched gradient (= Captum Saliency at each noisy copy)",
         needs=("smoothgrad_samples", "smoothgrad_std", "seed"),
         sanity_checks=False,
     )
@@ -117,8 +160,9 @@ register(
         "gradient",
         Ingredients("plain", input=True),
         _integrated_gradients,
-        lambda model: "Captum IntegratedGradients",
+        lambda model: "the book's batched gradient (= Captum IntegratedGradients, riemann_right)",
         needs=("ig_steps", "baseline"),
+        reference=_captum_integrated_gradients,
         sanity_checks=False,
     )
 )

@@ -22,11 +22,13 @@ import torch
 from torch import nn
 
 __all__ = [
+    "HALF",
     "METHODS",
     "Ingredients",
     "Method",
     "MapBatch",
     "attribution_maps",
+    "half_key",
     "method_implementations",
     "method_keys",
     "register",
@@ -121,6 +123,21 @@ class Method:
     sanity_checks: bool | None = None
 
 
+#: The suffix of a map at half of SmoothGrad's copies or Integrated Gradients' steps
+#: (:func:`attribution_maps` with ``halves=True``): ``"smoothgrad" + HALF``.
+HALF = "@half"
+
+
+def half_key(method: str) -> str:
+    """The key of ``method``'s map at half its samples or steps."""
+    return method + HALF
+
+
+def half_of(n: int) -> int:
+    """Half of ``n`` noisy copies or steps: ``n // 2``, at least one."""
+    return max(1, int(n) // 2)
+
+
 #: Every registered method, in the order of the book's tables and figures.
 METHODS: dict[str, Method] = {}
 
@@ -165,6 +182,7 @@ def attribution_maps(
     cam_layer: tuple[nn.Module, bool] | None = None,
     seed: int = 0,
     batch_size: int = 16,
+    halves: bool = False,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Maps of every method in ``methods`` (default: all of :data:`METHODS`) for images ``xs``
     ``(B, 3, H, W)`` (preprocessed).
@@ -172,12 +190,15 @@ def attribution_maps(
     Args:
         targets: ``"max"`` (each image's top logit) or ``(B,)`` logits, one per image.
         smoothgrad_samples, smoothgrad_std: SmoothGrad's noisy copies and the noise's standard
-            deviation in the model's input units; the noise is drawn from ``seed``.
-        ig_steps: Integrated Gradients' Gauss-Legendre points; ``baseline``: its starting point
-            ``(3, H, W)`` or ``(B, 3, H, W)`` (default zeros).
+            deviation in the model's input units; the copies are drawn one by one from ``seed``.
+        ig_steps: Integrated Gradients' points of the right Riemann sum; ``baseline``: its
+            starting point ``(3, H, W)`` or ``(B, 3, H, W)`` (default zeros).
         cam_layer: ``(module, attribute_to_layer_input)``, default
             :func:`~backpropvis.methods.cam.gradcam_layer`.
         batch_size: images per pass of SmoothGrad and Integrated Gradients.
+        halves: also return, under :func:`half_key`, the maps of SmoothGrad and Integrated
+            Gradients at half the copies and steps, from the same passes (the first half of the
+            copies; every second Riemann point), for a convergence check at no extra cost.
 
     Returns:
         ``(maps, targets)``: ``maps[method]`` ``(B, C, H, W)``, targets ``(B,)``.
@@ -202,4 +223,8 @@ def attribution_maps(
         "batch_size": batch_size,
     }
     batch = MapBatch(model, xs, targets, settings, methods)
-    return {m: batch.map(m).detach() for m in methods}, targets
+    maps = {m: batch.map(m).detach() for m in methods}
+    if halves:
+        maps |= {half_key(m): batch.shared[half_key(m)].detach() for m in methods
+                 if half_key(m) in batch.shared}  # fmt: skip
+    return maps, targets
