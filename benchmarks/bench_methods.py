@@ -6,7 +6,8 @@ Grad-CAM, pays for what it reuses), then the ratio of every method on the photos
 batch (per-image targets; SmoothGrad's copies and Integrated Gradients' steps through forward
 passes of ``--batch-size`` images) to the same methods one photo at a time, the two timed side
 by side, A B then B A (benchmarks/paired.py). Target: batched at most 0.8x one at a time.
-Run: .venv/bin/python benchmarks/bench_methods.py [--photos 3] [--repeats 2]
+Chapter 7's network: BatchNorm folded into the convolutions (``H.folded_for_maps``), every core.
+Run: .venv/bin/python benchmarks/bench_methods.py [--photos 6] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from backpropvis.core.images import NATURAL_PHOTOS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--photos", type=int, default=3)
+    parser.add_argument("--photos", type=int, default=6)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--smoothgrad-samples", type=int, default=16)
     parser.add_argument("--ig-steps", type=int, default=16)
@@ -32,12 +33,12 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     H.quiet_attribution_warnings()
-    torch.set_num_threads(1)  # as chapter 7
     lm = H.load_model("auto", seed=0)
     lm.model.requires_grad_(False)
     photos = list(NATURAL_PHOTOS[: args.photos])
-    images = torch.stack([H.load_image(p, args.size) for p in photos])
+    images = H.load_images(photos, args.size)
     xs = lm.prepare(images)
+    fast = H.folded_for_maps(lm.model, xs)  # as chapter 7
     settings = H.attribution_settings(
         lm, images[0], args.smoothgrad_samples, 0.15, args.ig_steps, 0, args.batch_size
     )
@@ -51,7 +52,7 @@ def main() -> None:
     )
 
     def maps(batch: torch.Tensor, k: torch.Tensor, which=methods):
-        return H.attribution_maps(lm.model, batch, k, which, **settings)
+        return H.attribution_maps(fast, batch, k, which, **settings)
 
     alone = {m: wall(lambda m=m: maps(xs, targets, [m])) for m in methods}
     total = sum(alone.values())

@@ -487,7 +487,7 @@ names = [
     "log local weight",
     "limit, VALID",
     "limit, SAME",
-    "|VALID - SAME|",
+    "|VALID - SAME| (0 inside)",
 ]
 fig = H.plot_grid([row], col_labels=names, cell=2.4)
 fig2, ax = plt.subplots(figsize=(6.9, 2.4))

@@ -206,7 +206,7 @@ rec.update(
 )
 
 # %% tags=["remove-output"]
-labels = [f"$N_h$ = {n}" for n in fc_sizes]
+labels = [f"$N_h$={n}" for n in fc_sizes]
 fig = H.plot_sweep(raw_fc[0], list(fc_maps[0][:, 0]), labels)
 rec.figure("fig_figure4", fig)
 
@@ -279,7 +279,9 @@ H.label_axes(
         ("$N$ or $N_h$", rho, rho_title),
     ],
 )
-axes[3].set_axis_off()
+axes[3].set_axis_off()  # holds the lower-left panel's legend, clear of its curves
+axes[2].get_legend().remove()
+axes[3].legend(*axes[2].get_legend_handles_labels(), loc="center", frameon=False)
 fig.tight_layout()
 rec.figure("fig_laws", fig)
 
@@ -443,7 +445,7 @@ rec.quote("fc_full_size.seconds")
 i16 = conv_sizes.index(claim_n) if claim_n in conv_sizes else 0
 cols = [
     "input",
-    *(f"FC, $N_h$ = {n}" for n in big_sizes),
+    *(f"FC $N_h$={n}" for n in big_sizes),
     f"convnet, N = {claim_n}",
 ]
 row = [raw_conv[0], *big_maps.cpu(), fig3[i16]]

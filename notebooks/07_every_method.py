@@ -57,15 +57,15 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 # bundled photos or paths (two or more)
-photos = ["chelsea", "astronaut"]
+photos = ["chelsea", "astronaut", "coffee", "rocket", "motorcycle", "china"]
 size = 224  # image side in pixels
 model = "auto"  # "auto" (VGG-16 if it loads) or any torchvision name: "resnet50"
 n_logits = 8  # logits compared per photo (class invariance)
 n_top = 3  # of which the network's top classes; then logit 482, then random ones
 logit_seed = 0  # draws the random logits
-smoothgrad_samples = 4  # noisy copies per SmoothGrad map; 0: 50 on a GPU, else 16
+smoothgrad_samples = 0  # noisy copies per SmoothGrad map; 0: 50 on a GPU, else 16
 smoothgrad_noise = 0.15  # SmoothGrad's noise std as a fraction of the input range
-ig_steps = 6  # Integrated Gradients' Gauss-Legendre points
+ig_steps = 16  # Integrated Gradients' points (right Riemann sum)
 batch_size = 16  # images per forward pass (SmoothGrad's copies, IG's steps, photos)
 insensitive_at = 0.5  # rank correlation above which a map counts as insensitive
 seed = 0  # re-initialized layers, SmoothGrad's noise
@@ -82,7 +82,6 @@ import helpers as H
 photos = H.as_list(photos, "photos", str)
 start = time.perf_counter()
 torch.manual_seed(seed)
-torch.set_num_threads(1)  # as chapter 6: small kernels, faster on one thread
 H.quiet_attribution_warnings()  # constant maps, Captum's and PyTorch's notes
 rec = H.Record("07_every_method", out_dir)
 # gradient family, modified backprop and CAM (the LRP family: chapter 9)
@@ -103,8 +102,10 @@ lm = H.load_model(model, seed=seed, device=device)
 donor = H.untrained_twin(lm, seed=seed, device=device)
 for loaded in (lm, donor):
     loaded.model.requires_grad_(False)
-images = torch.stack([H.load_image(p, size) for p in photos]).to(device)
+images = H.load_images(photos, size).to(device)
 xs = lm.prepare(images)  # (B, 3, H, W), the model's input
+# the same function, BatchNorm folded into the convolutions: fast for many passes
+fast = H.folded_for_maps(lm.model, xs)
 
 # %% tags=["remove-input"]
 rec.update(photos=photos, seed=seed, batch_size=batch_size)
@@ -134,9 +135,12 @@ rec("model", lm.name)
 # Guided Grad-CAM {cite:p}`selvaraju2017gradcam` is GBP times Grad-CAM upsampled to
 # the input. SmoothGrad uses {glue:text}`smoothgrad_samples` noisy copies at $s$ =
 # {glue:text}`smoothgrad_noise` of the input range (the sanity-checks paper's 50 where
-# a GPU is present, 16 on a CPU), Integrated Gradients {glue:text}`ig_steps`
-# Gauss-Legendre points. Every photo's noisy copies and interpolation steps share
-# forward passes of `batch_size` images (its measured time is at the end).
+# a GPU is present, 16 on a CPU), Integrated Gradients the right Riemann sum over
+# {glue:text}`ig_steps` points $a = 1/n, \dots, 1$, as {cite:t}`sundararajan2017axiomatic`
+# write it. Every photo's noisy copies and interpolation steps share forward passes of
+# `batch_size` images, and every map is computed on a copy of the network with each
+# BatchNorm folded into the convolution before it (`H.folded_for_maps`: the same
+# function to float32 rounding, at about half the cost of a pass).
 # [Captum](https://captum.ai) {cite:p}`kokhlikyan2020captum` is the reference
 # implementation. Its guided and DeconvNet hooks cover `nn.ReLU` modules only, and
 # {glue:text}`model` uses `nn.ReLU6`; there the book's own rules take over.
@@ -147,9 +151,11 @@ rec("model", lm.name)
 impl = rec("implementations", H.method_implementations(lm.model), glued=False)
 rec.table("impl_table", ["method", "implementation"], H.implementation_rows(impl))
 # the same settings for every model, step and photo; SmoothGrad's noise from seed
+# (halves: every pass also gives SmoothGrad and IG at half the copies and steps)
 settings = H.attribution_settings(
-    lm, images[0], smoothgrad_samples, smoothgrad_noise, ig_steps, seed, batch_size
-)
+    lm, images[0], smoothgrad_samples, smoothgrad_noise, ig_steps, seed, batch_size,
+    halves=True,
+)  # fmt: skip
 
 # %% tags=["remove-input"]
 rec("smoothgrad_samples", smoothgrad_samples)
@@ -203,9 +209,9 @@ rec("n_logits", n_logits)
 rec("n_top", n_top)
 
 # %%
-orig, top = H.attribution_maps(lm.model, xs, "max", METHODS, **settings)
+orig, top = H.attribution_maps(fast, xs, "max", METHODS, **settings)
 class_invariance = H.class_invariance_by_method(
-    lm.model, xs, n_logits, n_top, logit_seed, METHODS, **settings
+    fast, xs, n_logits, n_top, logit_seed, METHODS, **settings
 )
 
 
@@ -215,13 +221,11 @@ def shown(m):
     return H.normalize_map(m, "abs99")
 
 
-fig = H.plot_grid(
-    [
-        [im.permute(1, 2, 0)] + [shown(orig[m][b]) for m in METHODS]
-        for b, im in enumerate(images)
-    ],
-    row_labels=[lm.categories[int(t)] for t in top],  # the top class
-    col_labels=["photo"] + [SHORT[m] for m in METHODS],
+fig = H.plot_grid(  # one column per photo, titled by its top class
+    [[im.permute(1, 2, 0) for im in images]]
+    + [[shown(orig[m][b]) for b in range(len(images))] for m in METHODS],
+    row_labels=["photo"] + [SHORT[m] for m in METHODS],
+    col_labels=[lm.categories[int(t)] for t in top],
     mode="abs99",
     cell=1.6,
 )
@@ -237,7 +241,7 @@ rec.table("ci_table", ["method", "mean ρ across logits"], rows)
 # ```{glue:figure} fig_methods
 # :name: fig-methods
 #
-# The eight maps of the trained {glue:text}`model` for its top class (row labels; IG:
+# The eight maps of the trained {glue:text}`model` for its top class (column titles; IG:
 # Integrated Gradients, GBP: guided backprop), as
 # the sanity-checks paper shows them: channel sum of $|m|$ clipped at its 99th percentile.
 # ```
@@ -267,12 +271,16 @@ refs = H.sanity_references(orig)  # each original map, normalized and ranked onc
 
 def method_maps(net):
     """Every method's maps of a randomized network, each for its own top class."""
-    return H.attribution_maps(net, xs, "max", METHODS, **settings)[0]
+    return H.attribution_maps(
+        H.folded_for_maps(net, xs), xs, "max", METHODS, **settings
+    )[0]
 
 
+# the maps at half the copies and steps are judged on the cascading steps only
+only = {"cascading": refs, "independent": {m: refs[m] for m in METHODS}}
 runs = {
     mode: H.randomization_run(
-        lm.model, donor.model, groups, orig, mode, method_maps, refs
+        lm.model, donor.model, groups, orig, mode, method_maps, only[mode]
     )
     for mode in ("cascading", "independent")
 }
@@ -303,6 +311,18 @@ def randomization_figure(mode):
 rec.figure("fig_cascading", randomization_figure("cascading"))
 rec.figure("fig_independent", randomization_figure("independent"))
 
+# %% tags=["remove-input"]
+# groups that, re-initialized alone, leave the plain gradient zero on every photo
+dead = [
+    c["layer"]
+    for c in runs["independent"].curves["saliency"]
+    if c["degenerate"] == 1
+]
+rec(
+    "independent_dead",
+    ", ".join(H.layer_label(d) for d in dead) if dead else "none",
+)
+
 # %% [markdown]
 # ```{glue:figure} fig_cascading_grid
 # :name: fig-cascading-grid
@@ -310,20 +330,26 @@ rec.figure("fig_independent", randomization_figure("independent"))
 # Cascading randomization of {glue:text}`model` on `chelsea`, the layout of the
 # sanity-checks paper turned by a quarter: one column per method, the original map,
 # then one row per step, the map after every group from the logits down to the one
-# named is re-initialized ($|m|$ clipped at the 99th percentile).
+# named is re-initialized ($|m|$ clipped at the 99th percentile). A black panel is a
+# degenerate map, zero everywhere (Grad-CAM once its ReLU removes a CAM that is negative
+# everywhere).
 # ```
 #
 # ```{glue:figure} fig_cascading
 # :name: fig-cascading-curves
 #
 # Cascading randomization: similarity to the original map, mean ± std over
-# {glue:text}`n_photos` photos, by the four metrics of the sanity-checks paper.
+# {glue:text}`n_photos` photos, by the four metrics of the sanity-checks paper. A
+# method's line stops where its map is degenerate on every photo (Grad-CAM, below).
 # ```
 #
 # ```{glue:figure} fig_independent
 # :name: fig-independent-curves
 #
-# Independent randomization: one group re-initialized at a time.
+# Independent randomization: one group re-initialized at a time. Re-initialized alone,
+# {glue:text}`independent_dead` switches off every ReLU6 of the trained head (chapter 6):
+# the logits no longer depend on the input, every map but DeconvNet's is zero, and the
+# curves leave a gap there.
 # ```
 #
 # ## Does a random network's map still look like the photo?
@@ -505,23 +531,17 @@ rec("sanity_disagree", differ_text if differ else "all of them")
 # SmoothGrad and Integrated Gradients are averages over {glue:text}`smoothgrad_samples`
 # noisy copies and {glue:text}`ig_steps` points; with fewer, their maps are noisier.
 # The convergence check measures those two methods again at half of each
-# ({glue:text}`half_samples` copies, {glue:text}`half_steps` steps; every other map is
-# reused), over the cascading steps the verdicts read, and judges every claim anew.
+# ({glue:text}`half_samples` copies, {glue:text}`half_steps` steps), at every step the
+# verdicts read, and judges every claim anew. The half maps come from the same passes:
+# the first half of the noisy copies, and every second Riemann point, which is the
+# rule with half the points.
 
 # %%
-redo = H.settings_dependent(METHODS)  # SmoothGrad, Integrated Gradients
-half = H.halved(settings)
-half_orig = H.attribution_maps(lm.model, xs, "max", redo, **half)[0]
-half_ci = H.class_invariance_by_method(
-    lm.model, xs, n_logits, n_top, logit_seed, redo, **half
-)
-half_run = H.randomization_run(
-    lm.model, donor.model, groups[:n_upper], half_orig, "cascading",
-    lambda net: H.attribution_maps(net, xs, "max", redo, **half)[0],
-)  # fmt: skip
+half_ci, half_run = H.half_measures(class_invariance, runs["cascading"])
 half_results = H.rejudged(results, half_ci, half_run, n_upper, insensitive_at)
 
 # %% tags=["remove-input"]
+half = H.half_settings(settings)
 rec("half_samples", half["smoothgrad_samples"])
 rec("half_steps", half["ig_steps"])
 at_default = H.settings_verdicts(results, paper, invariant_at)
@@ -569,12 +589,11 @@ rec(
 # ## Cost
 #
 # The chapter ran in {glue:text}`elapsed_s:.0f` s at {glue:text}`size` pixels on
-# {glue:text}`n_photos` photos ({glue:text}`n_steps` randomized models). SmoothGrad
-# and Integrated Gradients take most of it (`benchmarks/bench_methods.py` times each
-# method). The sanity-checks paper's settings are `smoothgrad_samples = 0` (50 copies
-# on a GPU, 16 on a CPU), `ig_steps = 16` and six photos or more, for example
-# `-y 'photos: [chelsea, astronaut, coffee, rocket, motorcycle, china]'`: on two CPU
-# cores that run is several times longer than the book's.
+# {glue:text}`n_photos` photos ({glue:text}`n_steps` randomized models), at the
+# sanity-checks paper's settings: SmoothGrad with {glue:text}`smoothgrad_samples`
+# copies (`smoothgrad_samples = 0` picks 50 on a GPU, 16 on a CPU), Integrated
+# Gradients with {glue:text}`ig_steps` steps. SmoothGrad and Integrated Gradients take
+# most of it (`benchmarks/bench_methods.py` prints each method's share).
 
 # %% tags=["remove-input"]
 rec("elapsed_s", time.perf_counter() - start)

@@ -148,6 +148,24 @@ MUTATIONS: list[Mutation] = [
         ("tests/unit/test_randomization.py",),
         ("test_layer_readouts_equal_a_hand_computed_readout",),
     ),
+    Mutation(
+        "batchnorm-folded-without-sqrt",
+        "folding: the BatchNorm scale gamma / (var + eps) instead of gamma / sqrt(var + eps)",
+        "src/backpropvis/core/folding.py",
+        "scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)",
+        "scale = bn.weight / (bn.running_var + bn.eps)",
+        ("tests/unit/test_folding.py",),
+        ("test_folded_network_has_the_same_logits_and_input_gradients",),
+    ),
+    Mutation(
+        "ig-half-on-the-wrong-points",
+        "Integrated Gradients: the half-step map from the even points, not the rule with n / 2",
+        "src/backpropvis/methods/gradient.py",
+        "half = range(1, n, 2) if n % 2 == 0 else []",
+        "half = range(0, n, 2) if n % 2 == 0 else []",
+        ("tests/unit/test_methods.py",),
+        ("test_the_maps_at_half_the_copies_and_steps_are_those_of_a_run_with_half[6]",),
+    ),
 ]
 
 

@@ -8,9 +8,9 @@ measurements turned into the chapter's tables:
   model, step and photo;
 - :func:`resemblance`: a map's centred correlation with the input and its edge score;
 - :func:`method_results`: prediction, measurement and the per-method verdict;
-- :func:`settings_dependent`, :func:`halved`, :func:`rejudged`: the convergence check, the
-  methods whose maps depend on SmoothGrad's copies or IG's steps measured again at half of
-  them;
+- :func:`half_settings`, :func:`half_measures`, :func:`rejudged`: the convergence check, the
+  methods whose maps depend on SmoothGrad's copies or IG's steps judged again at half of them
+  (maps from the same passes: ``halves=True``);
 - :func:`implementation_rows`, :func:`prediction_rows`, :func:`verdict_rows`,
   :func:`sanity_rows`: the chapter's tables.
 
@@ -27,11 +27,13 @@ import torch
 
 from ..core.metrics import centered_pearson, edge_score, mean_std
 from ..methods import METHODS
+from ..methods.registry import HALF, half_of
 from .randomization import RandomizationRun
 
 __all__ = [
+    "half_measures",
+    "half_settings",
     "attribution_settings",
-    "halved",
     "implementation_rows",
     "method_list",
     "method_results",
@@ -40,7 +42,6 @@ __all__ = [
     "resemblance",
     "sanity_checks_2018",
     "sanity_rows",
-    "settings_dependent",
     "verdict_rows",
 ]
 
@@ -56,12 +57,14 @@ def attribution_settings(
     ig_steps: int,
     seed: int,
     batch_size: int = 16,
+    halves: bool = False,
 ) -> dict[str, Any]:
     """:func:`~backpropvis.methods.attribution_maps` settings for a loaded model ``lm``:
     SmoothGrad's noise std is ``noise`` times the range of the model's input (one image
     ``(3, H, W)`` in ``[0, 1]`` maps to it), Integrated Gradients start from a black image;
     ``batch_size`` images go through one forward pass (every photo's noisy copies or
-    interpolation steps together)."""
+    interpolation steps together); ``halves``: every call also gives the maps at half the
+    copies and steps."""
     x_range = lm.prepare(torch.ones(3, 1, 1)) - lm.prepare(torch.zeros(3, 1, 1))
     return {
         "smoothgrad_samples": smoothgrad_samples,
@@ -70,6 +73,7 @@ def attribution_settings(
         "baseline": lm.prepare(torch.zeros_like(image)),  # a black image
         "seed": seed,
         "batch_size": batch_size,
+        "halves": halves,
     }
 
 
@@ -143,19 +147,21 @@ def _judged(
     }
 
 
-def settings_dependent(methods: Sequence[str]) -> list[str]:
-    """The methods among ``methods`` whose maps depend on SmoothGrad's noisy copies or
-    Integrated Gradients' steps (the registry's ``needs``)."""
-    return [m for m in methods if {"smoothgrad_samples", "ig_steps"} & set(METHODS[m].needs)]
+def half_settings(settings: Mapping[str, Any]) -> dict[str, int]:
+    """The convergence check's SmoothGrad copies and Integrated Gradients steps: half of
+    ``settings``' (at least one each)."""
+    return {k: half_of(settings[k]) for k in ("smoothgrad_samples", "ig_steps")}
 
 
-def halved(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` with half the SmoothGrad copies and Integrated Gradients steps (at least
-    one each)."""
-    half = dict(settings)
-    for name in ("smoothgrad_samples", "ig_steps"):
-        half[name] = max(1, int(settings[name]) // 2)
-    return half
+def half_measures(
+    class_invariance: Mapping[str, float], cascading: RandomizationRun
+) -> tuple[dict[str, float], RandomizationRun]:
+    """The class invariance and cascading curves of the maps at half the samples and steps
+    (:func:`~backpropvis.methods.attribution_maps` with ``halves=True``), under their methods'
+    own keys, for :func:`rejudged`."""
+    ci = {k[: -len(HALF)]: v for k, v in class_invariance.items() if k.endswith(HALF)}
+    curves = {k[: -len(HALF)]: v for k, v in cascading.curves.items() if k.endswith(HALF)}
+    return ci, RandomizationRun(steps=list(cascading.steps), curves=curves)
 
 
 def rejudged(

@@ -46,13 +46,14 @@ def class_invariance_by_method(
 ) -> dict[str, float]:
     """For each photo ``n_logits`` logits (its ``n_top`` largest, logit 482, random ones drawn
     from ``logit_seed``: :func:`~backpropvis.core.attribution.class_targets`); per method the
-    :func:`class_invariance` of their maps, averaged over photos. One batch holds every
-    photo-logit pair (photo-major)."""
+    :func:`class_invariance` of their maps, averaged over photos (with ``halves=True`` in
+    ``settings`` also each map at half its samples or steps). One batch holds every photo-logit
+    pair (photo-major)."""
     with torch.no_grad():
         tops = model(xs).topk(n_top).indices.tolist()
     targets = [class_targets(t, n_logits, seed=logit_seed) for t in tops]
     rep = xs.repeat_interleave(n_logits, 0)  # (B * T, 3, H, W)
     maps, _ = attribution_maps(model, rep, sum(targets, []), methods, **settings)
     return {
-        m: float(np.mean([class_invariance(c) for c in maps[m].split(n_logits)])) for m in methods
+        k: float(np.mean([class_invariance(c) for c in m.split(n_logits)])) for k, m in maps.items()
     }
