@@ -208,12 +208,11 @@ rec.update(targets={f"{p}/{n}": t for (p, n), t in targets.items()})
 # %%
 first = photos[0]
 common = [k for k in (482, *random_logits) if all(k in t for t in targets.values())]
-shown = [
-    "max",
-    *common[:3],
-]  # the max logit, 482 and random logits, as in the paper
+# the max logit, 482 and random logits, as in the paper
+shown = ["max", *common[:3]]
 
 
+# %% tags=["hide-input"]
 def grab(p: str, m: H.LoadedModel, rule: str, k: int | str) -> torch.Tensor:
     """The map of logit ``k`` ("max": the largest logit on photo ``p``)."""
     return maps[p, m.name, rule][0 if k == "max" else targets[p, m.name].index(k)]

@@ -656,7 +656,7 @@ rel_patch = rec(
 
 # %% tags=["remove-cell"]
 def ci(key: str) -> str:
-    return f"{m[key]:.4f} ± {1.96 * m[key + '_se']:.4f}"
+    return H.plus_minus(m[key], 1.96 * m[key + "_se"], 4)
 
 
 s_max, s_se = scale["guided"][n_max]
@@ -665,7 +665,7 @@ rows = [
     ("E[σ(V)] / c", f"{paper:.3f}", f"{closed:.3f}", ci("E_h_guided_over_c")),
     ("‖E[w̃]‖ / c, Eq. (4)", f"{paper:.3f}", f"{closed:.3f}", ci("E_w_tilde_norm_over_c")),
     ("constant of Eq. (5), in units of Nc²/(2π)", f"{m['eq5_paper_over_corrected']:.0f}",
-     "1", f"{s_max:.3f} ± {1.96 * s_se:.3f} (N = {n_max})"),
+     "1", f"{H.plus_minus(s_max, 1.96 * s_se)} (N = {n_max})"),
     ("Σⱼ DⱼᵀDⱼ in the interior", f"{m['p']} (p)", f"{kernel_size**2} (k²)",
      f"{m['coverage_interior']:.0f}"),
     ("N for ε = 0.1c, p = 27", f"{m['N_for_eps_0p1_p27_paper']:.0f}",

@@ -186,7 +186,7 @@ header = ["map"] + [f"{m} to {r}" for r in R for m in ("pearson", "ssim")]
 
 
 def cell(m: str, r: str, net: str, rule: str) -> str:
-    return f"{stat(m, r, net, rule):.3f} ± {stat(m, r, net, rule, np.std):.3f}"
+    return H.plus_minus(stat(m, r, net, rule), stat(m, r, net, rule, np.std))
 
 
 # %% tags=["remove-output"]

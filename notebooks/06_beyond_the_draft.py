@@ -650,7 +650,7 @@ rec.figure("fig_adversarial", fig)
 def spread(r: str, k: str) -> str:
     """Mean ± std of the rank correlation of rule ``r`` in column ``k``."""
     a = adversarial[r][k]
-    return f"{a['spearman_abs']:.3f} ± {a['spearman_abs_std']:.3f}"
+    return H.plus_minus(a["spearman_abs"], a["spearman_abs_std"])
 
 
 header = ["rule", "FGSM", f"PGD, {pgd_steps} steps", "different photos"]

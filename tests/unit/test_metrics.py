@@ -66,3 +66,8 @@ def test_paired_verdicts_and_border_measures():
     assert H.border_gain(x, x, border) == pytest.approx(1.0)
     doubled = torch.where(border, 2 * x, x)  # the border weighted twice as much
     assert H.border_gain(doubled, x, border) == pytest.approx(2.0)
+
+
+def test_plus_minus_writes_a_mean_and_its_spread_as_the_tables_do():
+    assert H.plus_minus(0.12345, 0.0456) == "0.123 ± 0.046"
+    assert H.plus_minus(-0.5, 1.96 * 0.01, 4) == "-0.5000 ± 0.0196"

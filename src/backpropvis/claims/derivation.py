@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..core.metrics import plus_minus
 from .verdicts import at_least, at_most, near, versus_paper
 
 __all__ = [
@@ -59,7 +60,7 @@ def eq2_claim(max_error: float) -> tuple[str, str]:
 def zero_mean_claim(mean: float, se: float) -> tuple[str, str]:
     """An expectation that is zero (the plain rule's :math:`E[h(V)] = E[V]`): its Monte Carlo
     ``mean`` and standard error ``se``, shown as mean ± 1.96 se."""
-    return f"{mean:.4f} ± {1.96 * se:.4f}", near(mean, 0.0, ZERO_WITHIN_SE * se)
+    return plus_minus(mean, 1.96 * se, 4), near(mean, 0.0, ZERO_WITHIN_SE * se)
 
 
 def expectation_claim(measured_over_c: float, paper_over_c: float) -> tuple[str, str]:

@@ -29,6 +29,7 @@ __all__ = [
     "mean_std",
     "normalize_map",
     "pearson",
+    "plus_minus",
     "relative_error",
     "similarity_matrices",
     "ssim",
@@ -255,6 +256,12 @@ def border_gain(m: torch.Tensor, x: torch.Tensor, border: torch.Tensor) -> float
     return float(band / inside)
 
 
+def plus_minus(value: float, spread: float, digits: int = 3) -> str:
+    """``value ± spread`` with ``digits`` decimals, as the book's tables write a mean and its
+    spread (a standard deviation, or 1.96 standard errors)."""
+    return f"{value:.{digits}f} ± {spread:.{digits}f}"
+
+
 def mean_std(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     """``{key: mean, key_std: standard deviation}`` over a list of metric dicts (e.g. photos)."""
     out: dict[str, float] = {}
@@ -303,6 +310,6 @@ def compare_by_score(
             label = f"{score} to {ref}"
             table[label] = {keys[0]: float(np.mean(a)), keys[1]: float(np.mean(b))}
             table[label]["better"] = better
-            spread = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in (a, b)]
+            spread = [plus_minus(np.mean(v), np.std(v)) for v in (a, b)]
             rows.append([label, *spread, better])
     return table, rows
