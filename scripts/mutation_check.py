@@ -166,6 +166,15 @@ MUTATIONS: list[Mutation] = [
         ("tests/unit/test_methods.py",),
         ("test_the_maps_at_half_the_copies_and_steps_are_those_of_a_run_with_half[6]",),
     ),
+    Mutation(
+        "repeats-back-through-one-logit",
+        "SmoothGrad / IG with repeats: every copy of a photo differentiated for its first logit",
+        "src/backpropvis/methods/gradient.py",
+        "picked = logits.gather(1, picks[:, t : t + 1]).sum()",
+        "picked = logits.gather(1, picks[:, :1]).sum()",
+        ("tests/unit/test_methods.py",),
+        ("test_repeated_images_share_one_forward_pass_and_their_noisy_copies",),
+    ),
 ]
 
 

@@ -441,3 +441,22 @@ def test_tables_name_methods_by_label():
     assert rows[5][1:] == ["guided", "no", "no", "yes"]  # guided backprop
     assert H.method_list([]) == "none"
     assert H.method_list(["gradcam", "saliency"]) == "Grad-CAM, saliency"
+
+
+def test_repeated_images_share_one_forward_pass_and_their_noisy_copies(net, xs):
+    """repeats=2 (each photo twice, two logits): every map is the map of that photo for that
+    logit with the photo's own noisy copies, the map a run on the distinct photos gives."""
+    logits = [[2, 5], [5, 0], [1, 6]]
+    kw = {"smoothgrad_samples": 4, "smoothgrad_std": 0.2, "ig_steps": 4, "seed": 2}
+    methods = ["smoothgrad", "integrated_gradients", "saliency"]
+    both, _ = H.attribution_maps(
+        net, xs.repeat_interleave(2, 0), sum(logits, []), methods, repeats=2, **kw
+    )
+    for t in range(2):
+        alone, _ = H.attribution_maps(net, xs, [k[t] for k in logits], methods, **kw)
+        for m in methods:
+            torch.testing.assert_close(both[m][t::2], alone[m], **CLOSE)
+    with pytest.raises(ValueError, match="not runs of 3 identical copies"):
+        H.attribution_maps(net, xs, TARGETS, methods, repeats=3, **kw)
+    with pytest.raises(ValueError, match="whole divisor"):
+        H.attribution_maps(net, xs, TARGETS, methods, repeats=2, **kw)

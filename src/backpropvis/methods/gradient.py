@@ -40,35 +40,46 @@ def _passes(n: int, images: int, batch_size: int) -> list[tuple[list[int], slice
 def _averaged_gradients(
     batch: MapBatch, point: Callable[[int], torch.Tensor], n: int, half: Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mean over ``s < n`` of the plain gradient ``df_k/dx`` at the inputs ``point(s)``
-    (each ``(B, 3, H, W)``, one target per image), and the mean over the indices ``half``.
-    The points go through forward passes of about ``batch_size`` images."""
-    total = torch.zeros_like(batch.xs)
-    part = torch.zeros_like(batch.xs)
+    """The mean over ``s < n`` of the plain gradient ``df_k/dx`` at the inputs ``point(s)``, and
+    the mean over the indices ``half``, as ``(B, 3, H, W)`` maps of the batch's images.
+
+    ``point(s)`` gives the inputs of the batch's distinct images (every ``repeats``-th image,
+    :func:`~.registry.attribution_maps`): each goes forward once, in passes of about
+    ``batch_size`` images, and back once for each of its ``repeats`` targets."""
+    r = int(batch.settings["repeats"])
+    distinct = batch.xs[::r]
+    targets = batch.targets.reshape(-1, r)  # (U, r): the targets of each distinct image
+    total = torch.zeros(len(distinct), r, *distinct.shape[1:], dtype=distinct.dtype,
+                        device=distinct.device)  # fmt: skip
+    part = torch.zeros_like(total)
     chosen = set(half)
-    for group, images in _passes(n, len(batch.xs), int(batch.settings["batch_size"])):
+    for group, images in _passes(n, len(distinct), int(batch.settings["batch_size"])):
         inputs = torch.cat([point(s)[images] for s in group]).requires_grad_(True)
         logits = batch.model(inputs)
-        picked = logits.gather(1, batch.targets[images].repeat(len(group))[:, None]).sum()
-        (grads,) = torch.autograd.grad(picked, inputs)
-        for s, g in zip(group, grads.split(len(batch.xs[images])), strict=True):
-            total[images] += g
-            if s in chosen:
-                part[images] += g
-    return total / n, part / max(1, len(chosen))
+        picks = targets[images].repeat(len(group), 1)  # (points x images, r)
+        for t in range(r):
+            picked = logits.gather(1, picks[:, t : t + 1]).sum()
+            (grads,) = torch.autograd.grad(picked, inputs, retain_graph=t < r - 1)
+            for s, g in zip(group, grads.split(len(distinct[images])), strict=True):
+                total[images, t] += g
+                if s in chosen:
+                    part[images, t] += g
+    return total.flatten(0, 1) / n, part.flatten(0, 1) / max(1, len(chosen))
 
 
 def _smoothgrad(batch: MapBatch) -> torch.Tensor:
     """The mean gradient over ``n`` noisy copies, the copies drawn one after another from
-    ``seed``: the first ``half_of(n)`` copies are those of a run with that many, so the same passes
-    also give the map at half the copies (:func:`~.registry.half_key`)."""
+    ``seed`` (one draw per distinct image: the repeats of an image share its copies). The first
+    ``half_of(n)`` copies are those of a run with that many, so the same passes also give the
+    map at half the copies (:func:`~.registry.half_key`)."""
     s = batch.settings
     n, std = int(s["smoothgrad_samples"]), float(s["smoothgrad_std"])
-    gen = torch.Generator(device=batch.xs.device).manual_seed(int(s["seed"]))
+    distinct = batch.xs[:: int(s["repeats"])]
+    gen = torch.Generator(device=distinct.device).manual_seed(int(s["seed"]))
     noise = [
-        std * torch.randn(batch.xs.shape, generator=gen, device=batch.xs.device) for _ in range(n)
+        std * torch.randn(distinct.shape, generator=gen, device=distinct.device) for _ in range(n)
     ]
-    full, half = _averaged_gradients(batch, lambda i: batch.xs + noise[i], n, range(half_of(n)))
+    full, half = _averaged_gradients(batch, lambda i: distinct + noise[i], n, range(half_of(n)))
     batch.shared[half_key("smoothgrad")] = half
     return full
 
@@ -82,14 +93,19 @@ def _integrated_gradients(batch: MapBatch) -> torch.Tensor:
     """``(x - x0)`` times the right Riemann sum of the gradient at ``x0 + a (x - x0)``,
     ``a = 1/n, 2/n, ..., 1`` (Sundararajan et al.'s Eq. 3). For an even ``n`` every second point
     is the rule with ``n / 2`` points, so the same passes give the map at half the steps."""
-    n = int(batch.settings["ig_steps"])
+    n, r = int(batch.settings["ig_steps"]), int(batch.settings["repeats"])
     x0 = _baseline(batch)
     delta = batch.xs - x0
+    start, step = x0[::r], delta[::r]  # the distinct images'
+
+    def point(i: int, points: int = n) -> torch.Tensor:
+        return start + (i + 1) / points * step
+
     half = range(1, n, 2) if n % 2 == 0 else []
-    full, part = _averaged_gradients(batch, lambda i: x0 + (i + 1) / n * delta, n, half)
+    full, part = _averaged_gradients(batch, point, n, half)
     if n % 2:  # no nested rule: the half map costs its own passes
         h = half_of(n)
-        part = _averaged_gradients(batch, lambda i: x0 + (i + 1) / h * delta, h, [])[0]
+        part = _averaged_gradients(batch, lambda i: point(i, h), h, [])[0]
     batch.shared[half_key("integrated_gradients")] = delta * part
     return delta * full
 

@@ -164,6 +164,18 @@ def _check_methods(methods: Sequence[str]) -> list[str]:
     return methods
 
 
+def _check_repeats(xs: torch.Tensor, repeats: int) -> None:
+    if not isinstance(repeats, int) or repeats < 1 or len(xs) % repeats:
+        raise ValueError(
+            f"repeats must be a whole divisor of the {len(xs)} images, got {repeats!r}"
+        )
+    runs = xs.reshape(-1, repeats, *xs.shape[1:])
+    if repeats > 1 and not torch.equal(runs, runs[:, :1].expand_as(runs)):
+        raise ValueError(
+            f"repeats={repeats}: the images are not runs of {repeats} identical copies"
+        )
+
+
 def method_implementations(model: nn.Module, methods: Sequence[str] | None = None) -> dict:
     """Which implementation :func:`attribution_maps` uses for each method on ``model``."""
     return {m: METHODS[m].implementation(model) for m in (methods or METHODS)}
@@ -183,6 +195,7 @@ def attribution_maps(
     seed: int = 0,
     batch_size: int = 16,
     halves: bool = False,
+    repeats: int = 1,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Maps of every method in ``methods`` (default: all of :data:`METHODS`) for images ``xs``
     ``(B, 3, H, W)`` (preprocessed).
@@ -199,6 +212,9 @@ def attribution_maps(
         halves: also return, under :func:`half_key`, the maps of SmoothGrad and Integrated
             Gradients at half the copies and steps, from the same passes (the first half of the
             copies; every second Riemann point), for a convergence check at no extra cost.
+        repeats: the images come in runs of ``repeats`` identical copies, one per target (the
+            logits of class invariance); SmoothGrad and Integrated Gradients then pass each
+            distinct image forward once and share its noisy copies among its targets.
 
     Returns:
         ``(maps, targets)``: ``maps[method]`` ``(B, C, H, W)``, targets ``(B,)``.
@@ -213,6 +229,7 @@ def attribution_maps(
     targets = torch.as_tensor(targets, dtype=torch.long, device=xs.device).reshape(-1)
     if len(targets) != len(xs):
         raise ValueError(f"{len(targets)} targets for {len(xs)} images")
+    _check_repeats(xs, repeats)
     settings = {
         "smoothgrad_samples": smoothgrad_samples,
         "smoothgrad_std": smoothgrad_std,
@@ -221,6 +238,7 @@ def attribution_maps(
         "cam_layer": cam_layer,
         "seed": seed,
         "batch_size": batch_size,
+        "repeats": repeats,
     }
     batch = MapBatch(model, xs, targets, settings, methods)
     maps = {m: batch.map(m).detach() for m in methods}

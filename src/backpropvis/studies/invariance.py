@@ -48,12 +48,14 @@ def class_invariance_by_method(
     from ``logit_seed``: :func:`~backpropvis.core.attribution.class_targets`); per method the
     :func:`class_invariance` of their maps, averaged over photos (with ``halves=True`` in
     ``settings`` also each map at half its samples or steps). One batch holds every photo-logit
-    pair (photo-major)."""
+    pair (photo-major); a photo's logits share its SmoothGrad copies and forward passes."""
     with torch.no_grad():
         tops = model(xs).topk(n_top).indices.tolist()
     targets = [class_targets(t, n_logits, seed=logit_seed) for t in tops]
     rep = xs.repeat_interleave(n_logits, 0)  # (B * T, 3, H, W)
-    maps, _ = attribution_maps(model, rep, sum(targets, []), methods, **settings)
+    maps, _ = attribution_maps(
+        model, rep, sum(targets, []), methods, **settings, repeats=n_logits
+    )  # SmoothGrad and IG: one forward pass per photo and point, one backward per logit
     return {
         k: float(np.mean([class_invariance(c) for c in m.split(n_logits)])) for k, m in maps.items()
     }
