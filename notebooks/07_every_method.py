@@ -202,7 +202,8 @@ rec.table("prediction_table", *H.prediction_rows(METHODS))
 # class-invariance score: for each photo, $T$ = {glue:text}`n_logits` logits (the
 # {glue:text}`n_top` largest, logit 482 and random ones drawn from `logit_seed`),
 # the mean off-diagonal Pearson correlation $\bar\rho$ between their maps, averaged
-# over photos. One batch holds every photo-logit pair.
+# over photos. One batch holds every photo-logit pair; a photo's logits share its
+# forward passes and SmoothGrad's noisy copies, so their maps differ by the class alone.
 
 # %% tags=["remove-input"]
 rec("n_logits", n_logits)
