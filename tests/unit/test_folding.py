@@ -72,3 +72,16 @@ def test_folding_refuses_a_training_network_and_a_changed_function():
         H.folded_for_maps(net, torch.zeros(1, 3, 10, 10))
     with pytest.raises(ValueError, match="changed SkipFromConv's logits"):
         H.folded_for_maps(SkipFromConv().eval(), torch.randn(2, 3, 6, 6))
+
+
+def test_a_batchnorm_after_an_inplace_activation_is_left_alone():
+    """conv -> ReLU(inplace) -> BN: the BatchNorm reads the convolution's tensor object, but
+    modified in place, so it is not folded, and the copy computes the same function."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.BatchNorm2d(4))
+    net[2].running_mean.fill_(0.2)
+    net = nn.Sequential(*net, nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+    xs = torch.randn(2, 3, 6, 6)
+    fast = H.folded_for_maps(net, xs)
+    assert isinstance(fast[2], nn.BatchNorm2d)
+    torch.testing.assert_close(fast(xs), net(xs))

@@ -16,31 +16,32 @@ from torch import nn
 
 __all__ = ["folded_for_maps"]
 
-_BATCHNORMS = (nn.BatchNorm2d,)
+_BATCHNORM = nn.BatchNorm2d  # exactly: a subclass may carry an activation of its own
 
 
 def _conv_batchnorm_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
     """``(conv name, batchnorm name)`` for every BatchNorm whose input, in one forward pass of
-    ``example``, is exactly the output of a convolution (the same tensor object)."""
+    ``example``, is exactly the output of a convolution (the same tensor object, not modified
+    in place since, as an in-place ReLU would)."""
     names = {m: n for n, m in model.named_modules()}
-    made_by: dict[int, str] = {}
+    made_by: dict[int, tuple[str, int]] = {}
     kept: list[torch.Tensor] = []  # alive until the end, so that no two outputs share an id
     pairs: list[tuple[str, str]] = []
 
     def conv_out(module, inputs, output):
         kept.append(output)
-        made_by[id(output)] = names[module]
+        made_by[id(output)] = (names[module], output._version)
 
     def bn_in(module, inputs):
-        conv = made_by.get(id(inputs[0]))
-        if conv is not None:
+        conv, version = made_by.get(id(inputs[0]), (None, None))
+        if conv is not None and inputs[0]._version == version:
             pairs.append((conv, names[module]))
 
     hooks = []
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_hook(conv_out))
-        elif isinstance(m, _BATCHNORMS):
+        elif type(m) is _BATCHNORM:
             hooks.append(m.register_forward_pre_hook(bn_in))
     try:
         with torch.no_grad():
@@ -68,7 +69,8 @@ def folded_for_maps(model: nn.Module, example: torch.Tensor) -> nn.Module:
     one convolution and the BatchNorm replaced by ``nn.Identity``, parameters without gradients,
     weights channels-last. ``example``: one input batch ``(B, 3, H, W)``, traced once to find
     which BatchNorm reads which convolution's output. The copy's logits and input gradients are
-    the original's to float32 rounding (checked on ``example``); ``model`` itself is unchanged.
+    the original's to float32 rounding (the logits are checked on ``example[:1]``, to 1e-3);
+    ``model`` itself is unchanged.
 
     Raises:
         ValueError: ``model`` is in training mode (BatchNorm then uses the batch's statistics,
