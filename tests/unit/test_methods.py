@@ -449,6 +449,18 @@ def test_repeated_images_share_one_forward_pass_and_their_noisy_copies(net, xs):
     logits = [[2, 5], [5, 0], [1, 6]]
     kw = {"smoothgrad_samples": 4, "smoothgrad_std": 0.2, "ig_steps": 4, "seed": 2}
     methods = ["smoothgrad", "integrated_gradients", "saliency"]
+    seen = []  # images per forward pass
+    hook = net.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
+    try:  # passes of 2 images (a slice of the photos) and of 16 (every photo, several copies)
+        for batch_size in (2, 16):
+            seen.clear()
+            both, _ = H.attribution_maps(
+                net, xs.repeat_interleave(2, 0), sum(logits, []), ["smoothgrad"],
+                repeats=2, batch_size=batch_size, **kw,
+            )  # fmt: skip
+            assert sum(seen) == 4 * 3 and max(seen) <= batch_size  # 4 copies of 3 photos, once
+    finally:
+        hook.remove()
     both, _ = H.attribution_maps(
         net, xs.repeat_interleave(2, 0), sum(logits, []), methods, repeats=2, **kw
     )

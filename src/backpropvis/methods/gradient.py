@@ -1,14 +1,15 @@
-"""The gradient family (Captum): the saliency map, gradient × input, SmoothGrad and Integrated
-Gradients. Every one is the plain gradient ``df_k/dx``, reweighted or averaged:
+"""The gradient family: the saliency map, gradient × input (Captum), SmoothGrad and Integrated
+Gradients (the book's batched gradient, equal to Captum's). Every one is the plain gradient
+``df_k/dx``, reweighted or averaged:
 
 ==========================  =============================================================
 ``saliency``                the gradient ``df_k/dx`` (Captum ``Saliency``, ``abs=False``)
 ``input_x_gradient``        ``x * df_k/dx`` (the saliency gradient times the input; equals
                             Captum ``InputXGradient``)
-``smoothgrad``              mean gradient at ``x + eps``, ``eps ~ N(0, sigma^2)`` (the mean
-                            of Captum ``Saliency`` at seeded noisy copies)
+``smoothgrad``              mean gradient at ``x + eps``, ``eps ~ N(0, sigma^2)`` (equals the
+                            mean of Captum ``Saliency`` at the same seeded noisy copies)
 ``integrated_gradients``    ``(x - x0) * mean_a grad f_k(x0 + a (x - x0))``, ``a = 1/n, ...,
-                            1`` (Captum ``IntegratedGradients``, ``method="riemann_right"``)
+                            1`` (equals Captum ``IntegratedGradients``, ``riemann_right``)
 ==========================  =============================================================
 """
 
@@ -27,14 +28,36 @@ def _saliency(batch: MapBatch) -> torch.Tensor:
     return Saliency(batch.model).attribute(batch.fresh_input(), target=batch.target_list, abs=False)
 
 
-def _passes(n: int, images: int, batch_size: int) -> list[tuple[list[int], slice]]:
-    """``(points, images)`` of each forward pass of about ``batch_size`` images: several points
-    of every image when they fit, else one point of a slice of the images."""
-    if images >= batch_size:
-        chunks = [slice(i, min(images, i + batch_size)) for i in range(0, images, batch_size)]
+def _passes(n: int, n_images: int, batch_size: int) -> list[tuple[list[int], slice]]:
+    """``(points, rows)`` of each forward pass of about ``batch_size`` images, in increasing
+    point order: several points of every image when they fit, else one point of a slice of
+    the images."""
+    if n_images >= batch_size:
+        chunks = [slice(i, min(n_images, i + batch_size)) for i in range(0, n_images, batch_size)]
         return [([s], c) for s in range(n) for c in chunks]
-    per_pass = batch_size // images
-    return [(list(range(s, min(n, s + per_pass))), slice(0, images)) for s in range(0, n, per_pass)]
+    per_pass = batch_size // n_images
+    return [
+        (list(range(s, min(n, s + per_pass))), slice(0, n_images)) for s in range(0, n, per_pass)
+    ]
+
+
+class _SeededNoise:
+    """The ``i``-th noisy copy's noise, drawn in order from ``seed`` as the passes ask for it
+    (their points never go back), so that only the copies of the current pass are in memory."""
+
+    def __init__(self, like: torch.Tensor, std: float, seed: int) -> None:
+        self.like, self.std, self.drawn = like, std, 0
+        self.gen = torch.Generator(device=like.device).manual_seed(seed)
+        self.kept: dict[int, torch.Tensor] = {}
+
+    def __call__(self, i: int) -> torch.Tensor:
+        for old in [k for k in self.kept if k < i]:
+            del self.kept[old]
+        while self.drawn <= i:
+            draw = torch.randn(self.like.shape, generator=self.gen, device=self.like.device)
+            self.kept[self.drawn] = self.std * draw
+            self.drawn += 1
+        return self.kept[i]
 
 
 def _averaged_gradients(
@@ -53,17 +76,17 @@ def _averaged_gradients(
                         device=distinct.device)  # fmt: skip
     part = torch.zeros_like(total)
     chosen = set(half)
-    for group, images in _passes(n, len(distinct), int(batch.settings["batch_size"])):
-        inputs = torch.cat([point(s)[images] for s in group]).requires_grad_(True)
+    for group, rows in _passes(n, len(distinct), int(batch.settings["batch_size"])):
+        inputs = torch.cat([point(s)[rows] for s in group]).requires_grad_(True)
         logits = batch.model(inputs)
-        picks = targets[images].repeat(len(group), 1)  # (points x images, r)
+        picks = targets[rows].repeat(len(group), 1)  # (points x images, r)
         for t in range(r):
             picked = logits.gather(1, picks[:, t : t + 1]).sum()
             (grads,) = torch.autograd.grad(picked, inputs, retain_graph=t < r - 1)
-            for s, g in zip(group, grads.split(len(distinct[images])), strict=True):
-                total[images, t] += g
+            for s, g in zip(group, grads.split(len(distinct[rows])), strict=True):
+                total[rows, t] += g
                 if s in chosen:
-                    part[images, t] += g
+                    part[rows, t] += g
     return total.flatten(0, 1) / n, part.flatten(0, 1) / max(1, len(chosen))
 
 
@@ -75,12 +98,9 @@ def _smoothgrad(batch: MapBatch) -> torch.Tensor:
     s = batch.settings
     n, std = int(s["smoothgrad_samples"]), float(s["smoothgrad_std"])
     distinct = batch.xs[:: int(s["repeats"])]
-    gen = torch.Generator(device=distinct.device).manual_seed(int(s["seed"]))
-    noise = [
-        std * torch.randn(distinct.shape, generator=gen, device=distinct.device) for _ in range(n)
-    ]
-    full, half = _averaged_gradients(batch, lambda i: distinct + noise[i], n, range(half_of(n)))
-    batch.shared[half_key("smoothgrad")] = half
+    noise = _SeededNoise(distinct, std, int(s["seed"]))
+    full, part = _averaged_gradients(batch, lambda i: distinct + noise(i), n, range(half_of(n)))
+    batch.shared[half_key("smoothgrad")] = part
     return full
 
 

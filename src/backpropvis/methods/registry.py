@@ -211,7 +211,8 @@ def attribution_maps(
         batch_size: images per pass of SmoothGrad and Integrated Gradients.
         halves: also return, under :func:`half_key`, the maps of SmoothGrad and Integrated
             Gradients at half the copies and steps, from the same passes (the first half of the
-            copies; every second Riemann point), for a convergence check at no extra cost.
+            copies; every second Riemann point), for a convergence check at no extra cost (an odd
+            ``ig_steps`` pays for its own half passes).
         repeats: the images come in runs of ``repeats`` identical copies, one per target (the
             logits of class invariance); SmoothGrad and Integrated Gradients then pass each
             distinct image forward once and share its noisy copies among its targets.

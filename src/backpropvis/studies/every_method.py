@@ -172,8 +172,8 @@ def rejudged(
     insensitive_at: float,
 ) -> dict[str, dict[str, Any]]:
     """:func:`method_results` with the methods measured again (``class_invariance`` and the
-    first ``n_upper`` ``cascading`` steps, e.g. at :func:`halved` settings) judged anew, the
-    others as they were."""
+    first ``n_upper`` ``cascading`` steps, e.g. at half the samples: :func:`half_measures`)
+    judged anew, the others as they were."""
     again = dict(results)
     for m, curves in cascading.curves.items():
         again[m] = dict(results[m]) | _judged(
