@@ -140,7 +140,7 @@ rec("model", lm.name)
 # write it. Every photo's noisy copies and interpolation steps share forward passes of
 # `batch_size` images, and every map is computed on a copy of the network with each
 # BatchNorm folded into the convolution before it (`H.folded_for_maps`: the same
-# function to float32 rounding, at about half the cost of a pass).
+# function to float32 rounding; for EfficientNet-Lite0 a pass costs about half).
 # [Captum](https://captum.ai) {cite:p}`kokhlikyan2020captum` is the reference
 # implementation. Its guided and DeconvNet hooks cover `nn.ReLU` modules only, and
 # {glue:text}`model` uses `nn.ReLU6`; there the book's own rules take over.
@@ -319,9 +319,15 @@ dead = [
     for c in runs["independent"].curves["saliency"]
     if c["degenerate"] == 1
 ]
+named = ", ".join(H.layer_label(d) for d in dead)
 rec(
     "independent_dead",
-    ", ".join(H.layer_label(d) for d in dead) if dead else "none",
+    f"Re-initialized alone, {named} leaves the gradient zero on every photo: no "
+    "gradient passes the activations above it (chapter 6 finds every ReLU6 of "
+    "EfficientNet-Lite0's head off), so every map but DeconvNet's, which ignores "
+    "the forward masks, is degenerate and the curves leave a gap there."
+    if dead
+    else "No single group leaves the gradient zero on every photo.",
 )
 
 # %% [markdown]
@@ -341,16 +347,15 @@ rec(
 #
 # Cascading randomization: similarity to the original map, mean ± std over
 # {glue:text}`n_photos` photos, by the four metrics of the sanity-checks paper. A
-# method's line stops where its map is degenerate on every photo (Grad-CAM, below).
+# method's line stops where its map is degenerate on every photo (as Grad-CAM's can be,
+# below).
 # ```
 #
 # ```{glue:figure} fig_independent
 # :name: fig-independent-curves
 #
-# Independent randomization: one group re-initialized at a time. Re-initialized alone,
-# {glue:text}`independent_dead` switches off every ReLU6 of the trained head (chapter 6):
-# the logits no longer depend on the input, every map but DeconvNet's is zero, and the
-# curves leave a gap there.
+# Independent randomization: one group re-initialized at a time.
+# {glue:text}`independent_dead`
 # ```
 #
 # ## Does a random network's map still look like the photo?
@@ -535,7 +540,7 @@ rec("sanity_disagree", differ_text if differ else "all of them")
 # ({glue:text}`half_samples` copies, {glue:text}`half_steps` steps), at every step the
 # verdicts read, and judges every claim anew. The half maps come from the same passes:
 # the first half of the noisy copies, and every second Riemann point, which is the
-# rule with half the points.
+# rule with half the points (an odd number of steps pays for its own half passes).
 
 # %%
 half_ci, half_run = H.half_measures(class_invariance, runs["cascading"])
@@ -590,10 +595,10 @@ rec(
 # ## Cost
 #
 # The chapter ran in {glue:text}`elapsed_s:.0f` s at {glue:text}`size` pixels on
-# {glue:text}`n_photos` photos ({glue:text}`n_steps` randomized models), at the
-# sanity-checks paper's settings: SmoothGrad with {glue:text}`smoothgrad_samples`
-# copies (`smoothgrad_samples = 0` picks 50 on a GPU, 16 on a CPU), Integrated
-# Gradients with {glue:text}`ig_steps` steps. SmoothGrad and Integrated Gradients take
+# {glue:text}`n_photos` photos ({glue:text}`n_steps` randomized models), with
+# SmoothGrad at {glue:text}`smoothgrad_samples` copies (the sanity-checks paper uses 50;
+# `smoothgrad_samples = 0` picks 50 on a GPU and 16 on a CPU) and Integrated Gradients
+# at {glue:text}`ig_steps` steps. SmoothGrad and Integrated Gradients take
 # most of it (`benchmarks/bench_methods.py` prints each method's share).
 
 # %% tags=["remove-input"]
