@@ -172,7 +172,7 @@ rec("trained_model", results["trained, guided"].model)
 # %% tags=["remove-output"]
 fig = H.plot_grid(
     [[r.image, r.maps[0], r.maps[1], r.limit] for r in results.values()],
-    row_labels=list(results),
+    row_labels=[label.replace("N_h", "$N_h$") for label in results],
     col_labels=["input", "map, logit A", "map, logit B", "GBP limit"],
     cell=1.8,
 )
