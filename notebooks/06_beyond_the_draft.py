@@ -285,7 +285,8 @@ verdict = rec.claim("maxpool_gbp", "ICML", text, *H.maxpool_gbp_claim(no, po))
 #
 # Centred correlation of each rule's map with the input against $N$, without (solid) and with
 # (dashed) max pooling; mean ± std over {glue:text}`n_photos` photos. The saliency map's two
-# lines lie at 0, under DeconvNet's solid line.
+# lines ({glue:text}`dp_plain_nopool_input:.3f` and {glue:text}`dp_plain_pool_input:.3f`)
+# lie under DeconvNet's solid line.
 # ```
 #
 # **Verdict.** Without pooling, the DeconvNet map is a fixed pattern. The maps of two different

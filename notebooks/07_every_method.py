@@ -96,7 +96,7 @@ SHORT |= {"guided_gradcam": "Guided\nGrad-\nCAM"}
 # %%
 device = H.default_device()
 if smoothgrad_samples == 0:  # the sanity-checks paper's 50 where a GPU allows
-    smoothgrad_samples = 50 if device.type == "cuda" else 16
+    smoothgrad_samples = H.smoothgrad_samples_on(device)
 lm = H.load_model(model, seed=seed, device=device)
 # the donor of re-initialized layers: the same architecture, seeded
 donor = H.untrained_twin(lm, seed=seed, device=device)
@@ -134,13 +134,14 @@ rec("model", lm.name)
 #
 # Guided Grad-CAM {cite:p}`selvaraju2017gradcam` is GBP times Grad-CAM upsampled to
 # the input. SmoothGrad uses {glue:text}`smoothgrad_samples` noisy copies at $s$ =
-# {glue:text}`smoothgrad_noise` of the input range (the sanity-checks paper's 50 where
-# a GPU is present, 16 on a CPU), Integrated Gradients the right Riemann sum over
+# {glue:text}`smoothgrad_noise` of the input range (the sanity-checks paper's
+# {glue:text}`smoothgrad_gpu` where a GPU is present, {glue:text}`smoothgrad_cpu` on a
+# CPU), Integrated Gradients the right Riemann sum over
 # {glue:text}`ig_steps` points $a = 1/n, \dots, 1$, as {cite:t}`sundararajan2017axiomatic`
 # write it. Every photo's noisy copies and interpolation steps share forward passes of
 # `batch_size` images, and every map is computed on a copy of the network with each
 # BatchNorm folded into the convolution before it (`H.folded_for_maps`: the same
-# function to float32 rounding; for EfficientNet-Lite0 a pass costs about half).
+# function to float32 rounding; `benchmarks/bench_methods.py` measures the saving).
 # [Captum](https://captum.ai) {cite:p}`kokhlikyan2020captum` is the reference
 # implementation. Its guided and DeconvNet hooks cover `nn.ReLU` modules only, and
 # {glue:text}`model` uses `nn.ReLU6`; there the book's own rules take over.
@@ -159,6 +160,8 @@ settings = H.attribution_settings(
 
 # %% tags=["remove-input"]
 rec("smoothgrad_samples", smoothgrad_samples)
+rec("smoothgrad_gpu", H.SMOOTHGRAD_SAMPLES["cuda"])
+rec("smoothgrad_cpu", H.SMOOTHGRAD_SAMPLES["cpu"])
 rec("smoothgrad_noise", smoothgrad_noise)
 rec("ig_steps", ig_steps)
 
@@ -242,7 +245,7 @@ rec.table("ci_table", ["method", "mean ρ across logits"], rows)
 # ```{glue:figure} fig_methods
 # :name: fig-methods
 #
-# The eight maps of the trained {glue:text}`model` for its top class (column titles; IG:
+# The {glue:text}`n_methods` maps of the trained {glue:text}`model` for its top class (column titles; IG:
 # Integrated Gradients, GBP: guided backprop), as
 # the sanity-checks paper shows them: channel sum of $|m|$ clipped at its 99th percentile.
 # ```
@@ -597,7 +600,8 @@ rec(
 # The chapter ran in {glue:text}`elapsed_s:.0f` s at {glue:text}`size` pixels on
 # {glue:text}`n_photos` photos ({glue:text}`n_steps` randomized models), with
 # SmoothGrad at {glue:text}`smoothgrad_samples` copies (the sanity-checks paper uses 50;
-# `smoothgrad_samples = 0` picks 50 on a GPU and 16 on a CPU) and Integrated Gradients
+# `smoothgrad_samples = 0` picks {glue:text}`smoothgrad_gpu` on a GPU and
+# {glue:text}`smoothgrad_cpu` on a CPU) and Integrated Gradients
 # at {glue:text}`ig_steps` steps. SmoothGrad and Integrated Gradients take
 # most of it (`benchmarks/bench_methods.py` prints each method's share).
 

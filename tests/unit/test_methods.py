@@ -472,3 +472,8 @@ def test_repeated_images_share_one_forward_pass_and_their_noisy_copies(net, xs):
         H.attribution_maps(net, xs, TARGETS, methods, repeats=3, **kw)
     with pytest.raises(ValueError, match="whole divisor"):
         H.attribution_maps(net, xs, TARGETS, methods, repeats=2, **kw)
+
+
+def test_smoothgrad_copies_left_to_the_device_are_the_papers_50_on_a_gpu_and_16_on_a_cpu():
+    assert H.smoothgrad_samples_on(torch.device("cuda", 0)) == 50
+    assert H.smoothgrad_samples_on("cpu") == H.SMOOTHGRAD_SAMPLES["cpu"] == 16
