@@ -35,7 +35,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    H.quiet_attribution_warnings()
     lm = H.load_model("auto", seed=0)
     lm.model.requires_grad_(False)
     photos = list(NATURAL_PHOTOS[: args.photos])

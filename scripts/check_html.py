@@ -370,8 +370,8 @@ def print_figure_texts(figures: dict[str, list[dict]]) -> None:
         for rel, figs in sorted(by_page.items()):
             measured = [f for f in figs if f["px"] is not None]
             if measured:
-                low = min(measured, key=lambda f: f["px"] * f["shown"] / f["natural"])
-                px = low["px"] * low["shown"] / low["natural"]
+                low = min(measured, key=lambda f: f["shown_px"])
+                px = low["shown_px"]
                 print(
                     f"  {rel}: {px:.1f} px ({low['name'].split(' ')[0]}), {len(measured)} figures"
                 )

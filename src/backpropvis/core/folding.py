@@ -19,7 +19,9 @@ __all__ = ["folded_for_maps"]
 _BATCHNORM = nn.BatchNorm2d  # exactly: a subclass may carry an activation of its own
 
 
-def _conv_batchnorm_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
+def _conv_batchnorm_pairs(
+    model: nn.Module, example: torch.Tensor
+) -> tuple[list[tuple[str, str]], torch.Tensor]:
     """``(conv name, batchnorm name)`` for every BatchNorm whose input, in one forward pass of
     ``example``, is exactly the output of a convolution (the same tensor object, not modified
     in place since, as an in-place ReLU would)."""
@@ -45,11 +47,11 @@ def _conv_batchnorm_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple
             hooks.append(m.register_forward_pre_hook(bn_in))
     try:
         with torch.no_grad():
-            model(example)
+            logits = model(example)
     finally:
         for h in hooks:
             h.remove()
-    return list(dict.fromkeys(pairs))
+    return list(dict.fromkeys(pairs)), logits
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
@@ -81,13 +83,14 @@ def folded_for_maps(model: nn.Module, example: torch.Tensor) -> nn.Module:
         raise ValueError("fold BatchNorm in eval() mode only: in training it uses batch stats")
     fast = copy.deepcopy(model).requires_grad_(False)
     with torch.no_grad():
-        for conv_name, bn_name in _conv_batchnorm_pairs(fast, example[:1]):
+        pairs, want = _conv_batchnorm_pairs(fast, example[:1])  # the logits before folding
+        for conv_name, bn_name in pairs:
             conv, bn = fast.get_submodule(conv_name), fast.get_submodule(bn_name)
             if bn.affine and bn.track_running_stats and conv.out_channels == bn.num_features:
                 _fold(conv, bn)
                 _replace(fast, bn_name, nn.Identity())
         fast = fast.to(memory_format=torch.channels_last)
-        want, got = model(example[:1]), fast(example[:1])
+        got = fast(example[:1])
     if not torch.allclose(got, want, rtol=1e-3, atol=1e-4 * float(want.abs().max())):
         raise ValueError(
             f"folding BatchNorm changed {type(model).__name__}'s logits by "

@@ -123,7 +123,7 @@ def _integrated_gradients(batch: MapBatch) -> torch.Tensor:
 
     half = range(1, n, 2) if n % 2 == 0 else []
     full, part = _averaged_gradients(batch, point, n, half)
-    if n % 2:  # no nested rule: the half map costs its own passes
+    if n % 2 and batch.settings["halves"]:  # no nested rule: the half map costs its own passes
         h = half_of(n)
         part = _averaged_gradients(batch, lambda i: point(i, h), h, [])[0]
     batch.shared[half_key("integrated_gradients")] = delta * part

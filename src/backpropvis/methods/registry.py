@@ -240,6 +240,7 @@ def attribution_maps(
         "seed": seed,
         "batch_size": batch_size,
         "repeats": repeats,
+        "halves": halves,
     }
     batch = MapBatch(model, xs, targets, settings, methods)
     maps = {m: batch.map(m).detach() for m in methods}
