@@ -175,6 +175,24 @@ MUTATIONS: list[Mutation] = [
         ("tests/unit/test_methods.py",),
         ("test_repeated_images_share_one_forward_pass_and_their_noisy_copies",),
     ),
+    Mutation(
+        "step-b-for-the-top-class",
+        "step (b): V of the network's top class instead of the digit's label",
+        "src/backpropvis/core/step_b.py",
+        "value = float(_mean_correlation(hv[labels.to(hv.device)], z))",
+        "value = float(_mean_correlation(hv[layer(z.float()).argmax(1)], z))",
+        ("tests/unit/test_training.py",),
+        ("test_step_b_is_zero_within_its_error_at_initialization_and_sees_dependence",),
+    ),
+    Mutation(
+        "permuted-labels-in-order",
+        "data randomization: the permuted labels are the true labels (the shuffle lost)",
+        "src/backpropvis/core/digits.py",
+        "return labels[torch.randperm(len(labels), generator=g)]",
+        "return labels[torch.arange(len(labels))]",
+        ("tests/unit/test_training.py",),
+        ("test_permuted_labels_keep_every_class_count",),
+    ),
 ]
 
 

@@ -34,5 +34,7 @@ def test_streams_are_distinct():
     keys = [(s.key, n) for s, n in [(streams.CONV_FILTERS, 2), (streams.CONV_V, 2),
             (streams.FC_W, 1), (streams.FC_V, 1), (streams.PATCH_NET, 1), (streams.MC_H, 0),
             (streams.MC_W_TILDE, 0), (streams.CONCENTRATION, 1), (streams.BOOTSTRAP, 0),
-            (streams.READOUTS, 1)]]  # fmt: skip
+            (streams.READOUTS, 1), (streams.DIGITS_SPLIT, 0), (streams.PERMUTATION, 0),
+            (streams.TRAINED_INIT, 1), (streams.BATCH_ORDER, 1),
+            (streams.STEP_B_NULL, 1)]]  # fmt: skip
     assert len(set(keys)) == len(keys)  # (key, index length) tells every stream apart

@@ -32,6 +32,7 @@ __all__ = [
     "plot_heatmaps",
     "plot_randomization",
     "plot_sweep",
+    "plot_training_curves",
     "plot_two_displays",
 ]
 
@@ -316,3 +317,41 @@ def label_axes(axes: Sequence[Any], labels: Sequence[tuple[str, str, str]]) -> N
         ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_title(title)
         ax.legend()
+
+
+def plot_training_curves(
+    panels: Sequence[tuple[str, dict[str, Any]]],
+    steps: Sequence[int],
+    epoch: int | None = None,
+):
+    """Measures over training, one panel per ``(title, {label: values})``, two panels to a row;
+    ``values`` per step of ``steps`` (optimizer steps, a symmetric-log axis), or ``(values,
+    errors)`` for a band of +- one error; a dotted line marks one ``epoch`` of steps. Returns the
+    matplotlib figure."""
+    import matplotlib.pyplot as plt  # heavy: first use only (module docstring)
+
+    n_rows = math.ceil(len(panels) / 2)
+    fig, axes = plt.subplots(n_rows, 2, figsize=(FIGURE_WIDTH, 3.0 * n_rows), squeeze=False)
+    x = np.asarray(steps, dtype=float)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax, (title, lines) in zip(axes.flat, panels, strict=False):
+        for label, values in lines.items():
+            mean, err = values if isinstance(values, tuple) else (values, None)
+            mean = np.asarray(mean, dtype=float)
+            (line,) = ax.plot(x, mean, marker="o", ms=3, label=label)
+            if err is not None:
+                err = np.asarray(err, dtype=float)
+                ax.fill_between(x, mean - err, mean + err, color=line.get_color(), alpha=0.25)
+        if epoch:
+            ax.axvline(epoch, color="gray", ls=":", lw=1)
+        ax.axhline(0, color="gray", lw=0.5)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xticks([0] + [10**e for e in range(int(np.log10(max(x.max(), 1))) + 1)])
+        ax.set_xlim(-0.2, x.max() * 1.1)
+        ax.set_title(title)
+        ax.legend(frameon=False)
+    for ax in axes[-1]:
+        ax.set_xlabel("optimizer steps")
+    fig.tight_layout()
+    return fig

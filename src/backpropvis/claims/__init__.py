@@ -1,8 +1,8 @@
 """The paper's claims, judged: the one verdict rule (:mod:`.verdicts`) and, per chapter, the
 functions that turn its measurements into ``(measured text, verdict)`` with their thresholds:
 chapter 1 (:mod:`.observations`), 2 (:mod:`.derivation`), 3 (:mod:`.convnet_vs_fc`),
-4 (:mod:`.filter_sweeps`), 5 (:mod:`.explorer`), 6 (:mod:`.beyond_the_draft`) and
-7 (:mod:`.every_method`).
+4 (:mod:`.filter_sweeps`), 5 (:mod:`.explorer`), 6 (:mod:`.beyond_the_draft`),
+7 (:mod:`.every_method`) and 8 (:mod:`.training`).
 """
 
 from . import (
@@ -13,6 +13,7 @@ from . import (
     explorer,
     filter_sweeps,
     observations,
+    training,
     verdicts,
 )
 from .beyond_the_draft import *  # noqa: F403
@@ -22,6 +23,7 @@ from .every_method import *  # noqa: F403
 from .explorer import *  # noqa: F403
 from .filter_sweeps import *  # noqa: F403
 from .observations import *  # noqa: F403
+from .training import *  # noqa: F403
 from .verdicts import *  # noqa: F403
 
 __all__ = [
@@ -33,4 +35,5 @@ __all__ = [
     *explorer.__all__,
     *beyond_the_draft.__all__,
     *every_method.__all__,
+    *training.__all__,
 ]

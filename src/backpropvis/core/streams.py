@@ -17,6 +17,11 @@ MC_W_TILDE     4     ()                          Monte Carlo ``w`` for ``E[w~]``
 CONCENTRATION  5     (patch size p)              filter sequences of the concentration runs
 BOOTSTRAP      6     ()                          resampling of the concentration fit (NumPy)
 READOUTS       60    (module index l)            readout weights ``V_l`` of deeper layers
+DIGITS_SPLIT   70    ()                          the train/test split of the digits
+PERMUTATION    71    ()                          the permuted labels of the digits
+TRAINED_INIT   72    (module index l)            initial weights of a trained network
+BATCH_ORDER    73    (epoch e)                   the order of the training digits
+STEP_B_NULL    74    (draw r)                    shuffled ``V`` of the step-(b) null
 ============== ===== =========================== ===========================================
 
 ``CONV_FILTERS``/``FC_W`` and ``CONV_V``/``FC_V`` share a key but not the index length, so
@@ -69,3 +74,8 @@ MC_W_TILDE = Stream("Monte Carlo w for E[w~]", 4)
 CONCENTRATION = Stream("filter sequences of the concentration runs", 5)
 BOOTSTRAP = Stream("bootstrap of the concentration fit", 6)
 READOUTS = Stream("random readouts of deeper layers", 60)
+DIGITS_SPLIT = Stream("train/test split of the digits", 70)
+PERMUTATION = Stream("permuted labels of the digits", 71)
+TRAINED_INIT = Stream("initial weights of a trained network", 72)
+BATCH_ORDER = Stream("order of the training digits in an epoch", 73)
+STEP_B_NULL = Stream("shuffled V of the step-(b) null", 74)

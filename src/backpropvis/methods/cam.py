@@ -23,13 +23,17 @@ def gradcam_layer(model: nn.Module) -> tuple[nn.Module, bool]:
 
     EfficientNet: the input of its global average pool (after the head's ReLU6); VGG-style
     ``features``/``avgpool`` networks: the input of ``avgpool`` (after the last ReLU and max
-    pool, as torchvision's VGG-16); an ``nn.Sequential``: the output of its last ReLU.
+    pool, as torchvision's VGG-16); an ``nn.Sequential``: the output of its last ReLU before
+    the first ``nn.Flatten`` (the last feature map with positions, not a fully connected layer).
     """
     for name in ("_avg_pooling", "avgpool"):
         if isinstance(getattr(model, name, None), nn.Module):
             return getattr(model, name), True
     if isinstance(model, nn.Sequential):
-        acts = [m for m in model if isinstance(m, (nn.ReLU, nn.ReLU6))]
+        layers = list(model)
+        flat = [i for i, m in enumerate(layers) if isinstance(m, nn.Flatten)]
+        layers = layers[: flat[0]] if flat else layers
+        acts = [m for m in layers if isinstance(m, (nn.ReLU, nn.ReLU6))]
         if acts:
             return acts[-1], False
     raise ValueError(f"no Grad-CAM layer known for {type(model).__name__}; pass cam_layer")
@@ -92,6 +96,7 @@ register(
         needs=("cam_layer",),
         reference=_gradcam_by_hand,
         sanity_checks=False,
+        mnist_permuted_spearman_abs=0.02,
     )
 )
 register(
@@ -105,5 +110,6 @@ register(
         needs=("cam_layer",),
         reference=_captum_guided_gradcam,
         sanity_checks=True,
+        mnist_permuted_spearman_abs=0.57,
     )
 )

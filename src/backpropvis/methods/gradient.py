@@ -163,6 +163,7 @@ register(
         rule="plain",
         reference=_gradient_by_hand,
         sanity_checks=False,
+        mnist_permuted_spearman_abs=0.17,
     )
 )
 register(
@@ -175,6 +176,7 @@ register(
         lambda model: "Captum Saliency × input (= Captum InputXGradient)",
         reference=_captum_input_x_gradient,
         sanity_checks=False,
+        mnist_permuted_spearman_abs=0.99,
     )
 )
 register(
@@ -187,6 +189,7 @@ register(
         lambda model: "the book's batched gradient (= Captum Saliency at each noisy copy)",
         needs=("smoothgrad_samples", "smoothgrad_std", "seed"),
         sanity_checks=False,
+        mnist_permuted_spearman_abs=0.25,
     )
 )
 register(
@@ -200,5 +203,6 @@ register(
         needs=("ig_steps", "baseline"),
         reference=_captum_integrated_gradients,
         sanity_checks=False,
+        mnist_permuted_spearman_abs=0.99,
     )
 )

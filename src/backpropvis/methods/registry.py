@@ -108,7 +108,10 @@ class Method:
     ``reference(model, xs, targets, **settings)``: an independent computation of the same map
     for its test, where one exists; ``sanity_checks``: Adebayo et al. (2018), cascading
     randomization of Inception v3: True where they report the map insensitive (visually
-    similar to the original), False where it changes markedly, None where not tested.
+    similar to the original), False where it changes markedly, None where not tested;
+    ``mnist_permuted_spearman_abs``: their data randomization test of an MNIST CNN, the rank
+    correlation of ``|map|`` between the true-label and the permuted-label model, read off their
+    figure (approximate), None where not tested.
     """
 
     key: str
@@ -121,6 +124,7 @@ class Method:
     needs: tuple[str, ...] = ()
     reference: Callable[..., torch.Tensor] | None = None
     sanity_checks: bool | None = None
+    mnist_permuted_spearman_abs: float | None = None
 
 
 #: The suffix of a map at half of SmoothGrad's copies or Integrated Gradients' steps

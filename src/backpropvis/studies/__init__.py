@@ -2,13 +2,14 @@
 randomization, adversarial attacks, chapter 7's study of every method, and the explorer.
 """
 
-from . import attacks, every_method, explorer, invariance, randomization, sanity
+from . import attacks, every_method, explorer, invariance, randomization, sanity, training
 from .attacks import *  # noqa: F403
 from .every_method import *  # noqa: F403
 from .explorer import *  # noqa: F403
 from .invariance import *  # noqa: F403
 from .randomization import *  # noqa: F403
 from .sanity import *  # noqa: F403
+from .training import *  # noqa: F403
 
 __all__ = [
     *invariance.__all__,
@@ -17,4 +18,5 @@ __all__ = [
     *attacks.__all__,
     *every_method.__all__,
     *explorer.__all__,
+    *training.__all__,
 ]

@@ -47,8 +47,8 @@ __all__ = [
     "verdict_rows",
 ]
 
-_YES = {True: "yes", False: "no"}
-_WORDS = {True: "insensitive", False: "sensitive"}
+YES_NO = {True: "yes", False: "no"}
+FINDING = {True: "insensitive", False: "sensitive"}
 
 
 #: SmoothGrad's noisy copies when a chapter leaves the choice to the device: the sanity-checks
@@ -71,7 +71,8 @@ def attribution_settings(
     batch_size: int = 16,
     halves: bool = False,
 ) -> dict[str, Any]:
-    """:func:`~backpropvis.methods.attribution_maps` settings for a loaded model ``lm``:
+    """:func:`~backpropvis.methods.attribution_maps` settings for ``lm``, anything with the
+    ``prepare`` of a loaded model (the digits of chapter 8 have one):
     SmoothGrad's noise std is ``noise`` times the range of the model's input (one image
     ``(3, H, W)`` in ``[0, 1]`` maps to it), Integrated Gradients start from a black image;
     ``batch_size`` images go through one forward pass (every photo's noisy copies or
@@ -101,7 +102,7 @@ def prediction_rows(methods: Sequence[str]) -> tuple[list[str], list[list[str]]]
     for m in methods:
         ing = METHODS[m].ingredients
         flags = (ing.input, ing.gradcam, ing.predicted_insensitive)
-        rows.append([METHODS[m].label, ing.backward] + [_YES[f] for f in flags])
+        rows.append([METHODS[m].label, ing.backward] + [YES_NO[f] for f in flags])
     return header, rows
 
 
@@ -205,8 +206,8 @@ def verdict_rows(results: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], l
     header = ["method", "predicted", "rank ρ of abs, upper half random", "measured"]
     header += ["verdict", "signed rank ρ", "ρ across logits", "ρ(input), random net"]
     rows = [
-        [METHODS[m].label, _WORDS[r["predicted_insensitive"]], r["upper_half_spearman_abs"]]
-        + [_WORDS[r["measured_insensitive"]], r["verdict"], r["upper_half_spearman"]]
+        [METHODS[m].label, FINDING[r["predicted_insensitive"]], r["upper_half_spearman_abs"]]
+        + [FINDING[r["measured_insensitive"]], r["verdict"], r["upper_half_spearman"]]
         + [r["class_invariance"], r["resemblance"]["random"]["corr_input"]]
         for m, r in results.items()
     ]
@@ -226,7 +227,7 @@ def sanity_rows(
     rows = []
     for m, r in results.items():
         theirs, ours = paper[m], r["measured_insensitive"]
-        seen = "not tested" if theirs is None else _WORDS[theirs]
-        agree = "—" if theirs is None else _YES[theirs == ours]
-        rows.append([METHODS[m].label, seen, _WORDS[ours], agree])
+        seen = "not tested" if theirs is None else FINDING[theirs]
+        agree = "—" if theirs is None else YES_NO[theirs == ours]
+        rows.append([METHODS[m].label, seen, FINDING[ours], agree])
     return ["method", "sanity checks (2018)", "this book", "agree"], rows
