@@ -84,6 +84,15 @@ SMOKE = {
         "smoothgrad_samples": 2,
         "ig_steps": 4,
     },
+    "08_training": {
+        "n_train": 400,
+        "epochs": 8,
+        "checkpoints": [0, 2, 5, 20],
+        "n_measure": 50,
+        "n_randomization": 100,
+        "smoothgrad_samples": 2,
+        "ig_steps": 4,
+    },
 }
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -208,6 +217,16 @@ EXPECTED_VERDICTS = {
         "every_method_class_invariance": "partly",
         "every_method_prediction": "partly",
         "every_method_sanity_checks": "partly",
+    },
+    "08_training": {
+        "permuted_fit": "reproduced",
+        "step_b_init": "reproduced",
+        "step_b_breaks": "reproduced",
+        "structure_onset": "reproduced",
+        "gbp_invariance_trained": "not reproduced",
+        "local_connections_trained": "not reproduced",
+        "randomization_prediction": "partly",
+        "randomization_mnist": "partly",
     },
 }
 

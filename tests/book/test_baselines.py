@@ -187,6 +187,16 @@ def test_measured_drift_widens_the_tolerance_and_limits_what_is_asserted():
     assert unassertable(entry, "similarity", 2 * MEANING["similarity"])
     verdict = Entry("claims.k.verdict", "partly", "claims.k.verdict")
     assert unassertable(verdict, "exact", math.inf), "a verdict that flips between kernels"
+    count = Entry("n_filters_needed", 35, "n_filters_needed")
+    assert unassertable(count, "exact", 2.0), "a count that moves between kernels"
+    epochs = Entry("fitted_epochs", 35, "fitted_epochs")
+    assert (
+        kind(epochs, {}) == "training count" and unassertable(epochs, "training count", 2.0) is None
+    )
+    assert compare({"fitted_epochs": 37, "page": page(["fitted_epochs"])},
+                   baseline_of({"fitted_epochs": 35, "page": page(["fitted_epochs"])}, drift=2.0),
+                   []) == []  # fmt: skip
+    assert unassertable(epochs, "training count", 10.0), "a count that moves by a third"
 
 
 def test_spreads_over_few_photos_are_never_asserted():
@@ -251,7 +261,14 @@ CORE_NUMBERS = {
         ("saliency", "cascading", 0, "spearman_abs"),
         ("gradcam", "class_invariance"),
     ],
+    "08_training": [
+        ("accuracy", "cnn", "true", "test"),
+        ("step_b", "conv", 4, "plain", "value"),
+        ("training_curves", "conv", 4, "autocorr", "saliency"),
+        ("data_randomization", "integrated_gradients", "spearman_abs"),
+    ],
 }
+
 NEAR_ZERO = {
     "01_observations": [("class_invariance", "vgg16_untrained", "plain")],
     "02_derivation": [("E_h_plain_over_c",), ("corr_plain_limit_by_N", "256")],
@@ -331,6 +348,7 @@ def test_readme_states_the_rule_with_the_constants_in_the_code():
     }.items():
         assert re.search(rf"`{name}`[^\n|]*\|\s*`?{value:g}`?", readme), name
     kinds = ("timing", "small spread", "exact", "text", "attack", "residual", "similarity")
+    kinds += ("training count",)
     for k in (*kinds, "magnitude"):
         assert f"| {k} |" in readme, k
     for env in VARIANTS:
