@@ -43,6 +43,7 @@ from baselines_rule import (
     unassertable,
     what_the_page_reads,
 )
+from baselines_rule import DECIMAL as DECIMAL_RE
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "tests" / "book" / "baselines"
@@ -381,3 +382,22 @@ def test_same_seeds_give_identical_metrics(
     first = chapter_runner(stem, tmp_path_factory.mktemp("first"), **params)
     second = fresh_chapter_run(stem, tmp_path_factory.mktemp("second"), **params)
     assert strip_volatile(first) == strip_volatile(second)
+
+
+def test_attacked_statistics_in_texts_move_with_the_attacked_image():
+    base = json.loads((BASELINES / "06_beyond_the_draft.json").read_text())
+    got = copy.deepcopy(base["reported"])
+    text = got["claims"]["adversarial"]["measured"]
+    first = DECIMAL_RE.search(text).group()
+    moved = f"{float(first) + 0.009:.{len(first.split('.')[1])}f}"
+    got["claims"]["adversarial"]["measured"] = text.replace(first, moved, 1)
+    assert not [d for d in compare(got, base, CORE["06_beyond_the_draft"]) if "claims.adv" in d]
+    far = f"{float(first) + 0.06:.{len(first.split('.')[1])}f}"
+    got["claims"]["adversarial"]["measured"] = text.replace(first, far, 1)
+    assert [d for d in compare(got, base, CORE["06_beyond_the_draft"]) if "claims.adv" in d]
+    other = copy.deepcopy(base["reported"])
+    measured = other["claims"]["maxpool_deconv"]["measured"]
+    tok = DECIMAL_RE.search(measured).group()
+    bumped = f"{float(tok) + 0.009:.{len(tok.split('.')[1])}f}"
+    other["claims"]["maxpool_deconv"]["measured"] = measured.replace(tok, bumped, 1)
+    assert [d for d in compare(other, base, CORE["06_beyond_the_draft"]) if "maxpool_deconv" in d]
