@@ -65,7 +65,7 @@ def test_curves_follow_every_checkpoint_and_the_last_step(m, smoke):
 def test_data_randomization_uses_every_method_of_chapter_7(m):
     assert m["methods"] == H.method_keys("gradient", "modified", "cam")
     for name, r in m["data_randomization"].items():
-        assert set(SCORES) <= set(r) and r["n"] + 0 >= 40, name
+        assert set(SCORES) <= set(r) and r["n"] >= 40, name
         assert r["measured_insensitive"] == (r["spearman_abs"] >= 0.5)
     # the input's magnitude carries gradient x input and IG, not the plain gradient
     dr = m["data_randomization"]

@@ -144,13 +144,12 @@ def test_maps_of_a_trained_cnn_match_their_references(digits):
     x, y = digits.prepare(digits.train_x[:256]), digits.train_y[:256]
     model = H.train(H.sanity_cnn(12), x, y, 1, progress=False).model.requires_grad_(False)
     xs, targets = x[:3], [2, 5, 0]
-    maps, _ = H.attribution_maps(model, xs, targets, ig_steps=8, baseline=digits.prepare(
-        torch.zeros(3, 12, 12)))  # fmt: skip
+    kw = {"ig_steps": 8, "baseline": digits.prepare(torch.zeros(3, 12, 12))}
+    maps, _ = H.attribution_maps(model, xs, targets, **kw)
     checked = 0
     for m, entry in H.METHODS.items():
         if entry.reference is None:
             continue
-        kw = {"ig_steps": 8, "baseline": digits.prepare(torch.zeros(3, 12, 12))}
         want = entry.reference(model, xs, targets, **kw)
         torch.testing.assert_close(maps[m], want, rtol=1e-4, atol=1e-6, msg=m)
         checked += 1
