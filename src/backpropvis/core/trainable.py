@@ -132,17 +132,23 @@ class TrainingRun:
         return model.eval()
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
-    """The share of ``x`` that ``model`` labels ``y``."""
+def _logits(model: nn.Module, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
     with torch.no_grad():
-        pred = torch.cat([model(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)])
-    return float((pred == y).float().mean())
+        return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The share of ``x`` that ``model`` labels ``y``."""
+    return float((_logits(model, x).argmax(1) == y).float().mean())
 
 
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    with torch.no_grad():
-        loss = float(nn.functional.cross_entropy(model(x), y))
-    return {"loss": loss, "train_accuracy": accuracy(model, x, y)}
+    """Training loss and accuracy from one forward pass over ``x``."""
+    logits = _logits(model, x)
+    return {
+        "loss": float(nn.functional.cross_entropy(logits, y)),
+        "train_accuracy": float((logits.argmax(1) == y).float().mean()),
+    }
 
 
 def train(
