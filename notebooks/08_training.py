@@ -219,7 +219,7 @@ claim = (
     "randomization test"
 )
 verdict = H.permuted_fit_claim(permuted, fit_at, 1 / digits.n_classes)
-rec.claim("permuted_fit", "Adebayo et al. 2018", claim, *verdict)
+rec.claim("permuted_fit", "Adebayo", claim, *verdict)
 
 # %% [markdown]
 # ```{glue:md} accuracy_table
@@ -332,7 +332,7 @@ verdict = H.step_b_init_claim({NET[n]: b for n, b in init.items()})
 rec.claim("step_b_init", "3, Eq. (3) (b)", claim, *verdict)
 claim = "Training breaks step (b) (chapter 6's answer to TODO 1)"
 verdict = H.step_b_breaks_claim({NET[n]: b for n, b in trained.items()})
-rec.claim("step_b_breaks", "TODO (1)", claim, *verdict)
+rec.claim("step_b_breaks", "TODO 1", claim, *verdict)
 
 # %% [markdown]
 # ```{glue:figure} fig_curves
@@ -397,7 +397,7 @@ verdict = H.structure_onset_claim(
     steps["conv"], curve("conv", "step_b", "plain", "value"),
     curve("conv", "autocorr", "saliency"),
 )  # fmt: skip
-rec.claim("structure_onset", "TODO (1)", claim, *verdict)
+rec.claim("structure_onset", "TODO 1", claim, *verdict)
 b_at = H.onset(steps["conv"], curve("conv", "step_b", "plain", "value"))
 s_at = H.onset(steps["conv"], curve("conv", "autocorr", "saliency"))
 when = "at the same checkpoint as" if s_at == b_at else (
@@ -563,12 +563,10 @@ claim = (
     "permuted labels; the others do not (per-method verdicts)"
 )
 verdict = H.prediction_claim(randomization)
-rec.claim(
-    "randomization_prediction", "Eq. (2), data randomization", claim, *verdict
-)
+rec.claim("randomization_prediction", "Eq. (2), trained", claim, *verdict)
 claim = "The book's finding per method is the sanity-checks paper's (MNIST CNN)"
 verdict = H.sanity_checks_claim(randomization, paper)
-rec.claim("randomization_mnist", "Adebayo et al. 2018", claim, *verdict)
+rec.claim("randomization_mnist", "Adebayo", claim, *verdict)
 
 # %% [markdown]
 # ```{glue:figure} fig_randomization_maps

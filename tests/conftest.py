@@ -86,7 +86,8 @@ SMOKE = {
     },
     "08_training": {
         "n_train": 400,
-        "epochs": 8,
+        "epochs": 6,
+        "fit_at": 0.95,
         "checkpoints": [0, 2, 5, 20],
         "n_measure": 50,
         "n_randomization": 100,
