@@ -149,7 +149,8 @@ rec("model", lm.name)
 # on a plain-ReLU network. Here is what ran:
 
 # %%
-impl = rec("implementations", H.method_implementations(lm.model), glued=False)
+impl = H.method_implementations(lm.model, METHODS)
+rec("implementations", impl, glued=False)
 rec.table("impl_table", ["method", "implementation"], H.implementation_rows(impl))
 # the same settings for every model, step and photo; SmoothGrad's noise from seed
 # (halves: every pass also gives SmoothGrad and IG at half the copies and steps)

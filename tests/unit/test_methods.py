@@ -18,7 +18,7 @@ from backpropvis.claims.verdicts import NOT_REPRODUCED, PARTLY
 from backpropvis.core.metrics import is_degenerate, spearman
 from backpropvis.methods.cam import gradcam_layer
 from backpropvis.methods.modified import captum_rules_apply
-from backpropvis.methods.registry import Ingredients, half_key, register
+from backpropvis.methods.registry import LRP_RULES, Ingredients, half_key, register
 from backpropvis.studies.randomization import randomizations, weight_changes
 from backpropvis.studies.sanity import average_ranks, hog_features
 
@@ -162,7 +162,7 @@ def test_registry_entries_say_what_they_are():
     assert rules == {"saliency": "plain", "deconvnet": "deconv", "guided_backprop": "guided"}
     for key, entry in H.METHODS.items():
         assert entry.key == key and entry.label and entry.family
-        assert entry.ingredients.backward in H.RULES
+        assert entry.ingredients.backward in H.RULES + LRP_RULES
         assert isinstance(entry.implementation(tiny_net()), str)
         assert entry.sanity_checks in (True, False, None)
     with pytest.raises(ValueError, match="registered twice"):
@@ -354,8 +354,10 @@ def test_prediction_follows_from_the_ingredients():
     assert Ingredients("deconv", input=True).predicted_insensitive
     assert not Ingredients("plain").predicted_insensitive
     assert not Ingredients("guided", gradcam=True).predicted_insensitive
+    assert Ingredients("zplus").predicted_insensitive
+    assert not Ingredients("epsilon", input=True).predicted_insensitive
     predicted = {m for m, e in H.METHODS.items() if e.ingredients.predicted_insensitive}
-    assert predicted == {"guided_backprop", "deconvnet"}
+    assert predicted == {"guided_backprop", "deconvnet", "lrp_zplus", "lrp_alpha2beta1"}
     assert set(H.method_implementations(tiny_net())) == set(H.METHODS)
 
 
@@ -409,13 +411,14 @@ def result(verdict="agree", ci=0.0, measured=False):
 
 
 def test_claims_follow_the_verdict_rule():
-    every = {m: result() for m in H.METHODS}
+    eight = H.method_keys("gradient", "modified", "cam")  # chapter 7's methods
+    every = {m: result() for m in eight}
     assert H.prediction_claim(every) == ("agrees on 8 of 8", H.REPRODUCED)
     some = every | {m: result("disagree") for m in ("smoothgrad", "gradcam", "saliency")}
     text, verdict = H.prediction_claim(some)
     assert text == "agrees on 5 of 8 (not: saliency, smoothgrad, gradcam)"
     assert verdict == PARTLY
-    half = every | {m: result("disagree") for m in list(H.METHODS)[:4]}
+    half = every | {m: result("disagree") for m in eight[:4]}
     assert H.prediction_claim(half)[1] == NOT_REPRODUCED
     rules = every | {m: result(ci=0.95) for m in ("guided_backprop", "deconvnet")}
     assert H.class_invariance_claim(rules) == (
@@ -424,7 +427,7 @@ def test_claims_follow_the_verdict_rule():
     )
     assert H.class_invariance_claim(rules | {"gradcam": result(ci=0.9)})[1] == PARTLY
     assert H.class_invariance_claim(every) == ("ρ ≥ 0.9 for none", NOT_REPRODUCED)
-    paper = H.sanity_checks_2018(H.METHODS)
+    paper = H.sanity_checks_2018(eight)
     same = {m: result(measured=bool(v)) for m, v in paper.items()}
     assert H.sanity_checks_claim(same, paper) == ("same finding for 7 of 7", H.REPRODUCED)
     flipped = same | {"gradcam": result(measured=True)}

@@ -1,5 +1,6 @@
 """Attribution methods, one registry (:mod:`.registry`): the gradient family (:mod:`.gradient`),
-modified backpropagation (:mod:`.modified`) and class activation maps (:mod:`.cam`). Importing
+modified backpropagation (:mod:`.modified`), class activation maps (:mod:`.cam`) and layer-wise
+relevance propagation through zennit (:mod:`.lrp`). Importing
 the package registers every method, in the order of the book's tables."""
 
 import warnings
@@ -9,6 +10,7 @@ import warnings
 from . import gradient  # noqa: F401
 from . import modified  # noqa: F401
 from . import cam  # noqa: F401
+from . import lrp  # noqa: F401
 
 # isort: on
 from .registry import METHODS, attribution_maps, method_implementations, method_keys

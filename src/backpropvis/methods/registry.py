@@ -7,7 +7,7 @@ argument is concerned (``ingredients``), what it needs beyond the model and the 
 a given model (``implementation``), a reference computation for its test where one exists
 (``reference``) and what the sanity-checks paper found for it (``sanity_checks``). Adding a
 method is one :func:`register` call in the module of its family (:mod:`.gradient`,
-:mod:`.modified`, :mod:`.cam`) plus its test.
+:mod:`.modified`, :mod:`.cam`, :mod:`.lrp`) plus its test.
 
 Maps are ``(B, C, H, W)``: ``C = 3`` for input-space maps, 1 for Grad-CAM.
 """
@@ -23,6 +23,7 @@ from torch import nn
 
 __all__ = [
     "HALF",
+    "LRP_RULES",
     "METHODS",
     "Ingredients",
     "Method",
@@ -35,11 +36,21 @@ __all__ = [
 ]
 
 
+#: The rules of layer-wise relevance propagation (:mod:`.lrp`), as :class:`Ingredients` name
+#: them: LRP-ε, LRP-z⁺ and LRP-α2β1 at every layer, zennit's two composites.
+LRP_RULES = ("epsilon", "zplus", "alpha2beta1", "epsilon-plus-flat", "epsilon-gamma-box")
+
+#: The backward rules whose factor from the upper layers is positive with a mean that does not
+#: depend on the weights (:attr:`Ingredients.predicted_insensitive`).
+POSITIVE_BACKWARD = ("guided", "deconv", "zplus", "alpha2beta1")
+
+
 @dataclass(frozen=True)
 class Ingredients:
     """What a method's map is made of, as far as the paper's argument is concerned.
 
-    ``backward``: the rule ``h`` at every ReLU (``"plain"``, ``"guided"``, ``"deconv"``);
+    ``backward``: the rule ``h`` at every ReLU (``"plain"``, ``"guided"``, ``"deconv"``), or
+    for layer-wise relevance propagation the rule at the layers (:data:`LRP_RULES`);
     ``gradcam``: the map is multiplied by (or is) Grad-CAM, whose channel weights are the plain
     gradient at the last feature map; ``input``: the map is multiplied by the input.
     """
@@ -54,8 +65,12 @@ class Ingredients:
         through ``sigma(V)``, a positive factor whose mean is the same for any weights, so the
         map is a function of the lower layers and the image. Any factor computed with the plain
         rule (``E[h(V)] = 0``: its sign and size follow the weights) makes the map follow the
-        upper layers, and so does Grad-CAM's channel weighting."""
-        return self.backward in ("guided", "deconv") and not self.gradcam
+        upper layers, and so does Grad-CAM's channel weighting. LRP-z⁺ and LRP-α2β1 reach the
+        upper layers through shares of ``V⁺`` (α2β1: twice those of ``V⁺`` less those of
+        ``V⁻``), again a positive factor of the same mean for any weights; LRP-ε carries the
+        signed ``V`` as the plain rule does, and so do EpsilonPlusFlat and EpsilonGammaBox, whose
+        linear layers use ε."""
+        return self.backward in POSITIVE_BACKWARD and not self.gradcam
 
 
 @dataclass
