@@ -35,14 +35,19 @@ from .registry import Ingredients, MapBatch, Method, register
 __all__ = ["COMPOSITES", "relevance"]
 
 
-def _everywhere(rule: Callable[[], rules.BasicHook]) -> Callable[[torch.Tensor], object]:
+def _canonizers() -> list[SequentialMergeBatchNorm]:
+    """Batch norms merged into the layer before them, for every composite."""
+    return [SequentialMergeBatchNorm()]
+
+
+def _everywhere(
+    rule: Callable[[], rules.BasicHook],
+) -> Callable[[torch.Tensor], composites.Composite]:
     """One rule at every convolution and linear layer."""
 
     def composite(xs: torch.Tensor) -> composites.Composite:
         layers = [(Convolution, rule()), (nn.Linear, rule())]
-        return composites.LayerMapComposite(
-            composites.layer_map_base() + layers, [SequentialMergeBatchNorm()]
-        )
+        return composites.LayerMapComposite(composites.layer_map_base() + layers, _canonizers())
 
     return composite
 
@@ -52,7 +57,7 @@ def _bounded(xs: torch.Tensor) -> composites.Composite:
     per_image = xs.flatten(1)
     low = per_image.amin(1).view(-1, 1, 1, 1).expand_as(xs)
     high = per_image.amax(1).view(-1, 1, 1, 1).expand_as(xs)
-    return composites.EpsilonGammaBox(low=low, high=high, canonizers=[SequentialMergeBatchNorm()])
+    return composites.EpsilonGammaBox(low=low, high=high, canonizers=_canonizers())
 
 
 #: The zennit composite of each method, built for a batch of images.
@@ -60,9 +65,7 @@ COMPOSITES: dict[str, Callable[[torch.Tensor], composites.Composite]] = {
     "lrp_epsilon": _everywhere(rules.Epsilon),
     "lrp_zplus": _everywhere(rules.ZPlus),
     "lrp_alpha2beta1": _everywhere(lambda: rules.AlphaBeta(alpha=2.0, beta=1.0)),
-    "epsilon_plus_flat": lambda xs: composites.EpsilonPlusFlat(
-        canonizers=[SequentialMergeBatchNorm()]
-    ),
+    "epsilon_plus_flat": lambda xs: composites.EpsilonPlusFlat(canonizers=_canonizers()),
     "epsilon_gamma_box": _bounded,
 }
 
