@@ -1,11 +1,12 @@
 """The paper's objects: photos, patches, the random networks of Eqs. (1) and (7), trained
-classifiers, the backward rule ``h``, the maps it gives, the theory of Eqs. (2)-(7) and the
-sweeps and measures built on them.
+classifiers, the backward rule ``h``, the maps it gives, the theory of Eqs. (2)-(7), the
+sweeps and measures built on them, and the rank-one test of Sixt et al. (2020).
 """
 
 from . import (
     attribution,
     concentration,
+    convergence,
     digits,
     fc_net,
     folding,
@@ -22,6 +23,7 @@ from . import (
 )
 from .attribution import *  # noqa: F403
 from .concentration import *  # noqa: F403
+from .convergence import *  # noqa: F403
 from .digits import *  # noqa: F403
 from .fc_net import *  # noqa: F403
 from .folding import *  # noqa: F403
@@ -50,6 +52,7 @@ __all__ = [
     *theory.__all__,
     *step_b.__all__,
     *concentration.__all__,
+    *convergence.__all__,
     *sweeps.__all__,
     *metrics.__all__,
 ]

@@ -22,7 +22,14 @@ from .checks import check_logits, check_positive_int, check_seed, check_std, res
 from .memory import check_memory
 from .patches import check_kernel, padding_pixels, patch_grid, patch_matrices
 
-__all__ = ["LayerReadouts", "MaxPoolConvNet", "PatchNet1D", "ThreeLayerConvNet", "conv_relus"]
+__all__ = [
+    "LayerReadouts",
+    "MaxPoolConvNet",
+    "PatchNet1D",
+    "ThreeLayerConvNet",
+    "conv_relus",
+    "deep_convnet",
+]
 
 
 class BookNetwork(nn.Module):
@@ -235,6 +242,31 @@ class PatchNet1D(BookNetwork):
         y = torch.einsum("jtd,bd->bjt", self.D, x)  # patches y^(j): (B, J, p)
         act = self.relu(y @ self.W).transpose(1, 2)  # relu(w_i . y_j): (B, N, J)
         return act.reshape(x.shape[0], -1) @ self.V  # row i J + j of V is q_ij
+
+
+def deep_convnet(depth: int, width: int, size: int, n_logits: int = 10, seed: int = 0):
+    """Eq. (1) made deep: ``depth`` times conv ``3 x 3 x N`` (``N = width``, zero padding, no
+    bias) -> ReLU, then a fully connected layer ``V`` from all ``N size^2`` units to
+    ``n_logits`` logits, for images ``(B, 3, size, size)``. Weights i.i.d. normal, drawn from
+    the ``DEEP_CONV`` stream of ``(seed, depth, width, layer)``: ``c^2 = 2 / fan-in`` at the
+    convolutions (the activations keep their scale through the ReLUs) and ``1 / fan-in`` at
+    ``V``. In eval mode, weights frozen (the maps need input gradients only)."""
+    depth, width = check_positive_int(depth, "depth (L)"), check_positive_int(width, "width (N)")
+    size, n_logits = check_positive_int(size, "size"), check_positive_int(n_logits, "n_logits")
+    seed = check_seed(seed)
+    check_memory(4 * width * (9 * width * depth + size * size * n_logits),
+                 f"deep_convnet(depth={depth}, width={width}, size={size})",
+                 "use fewer layers, fewer channels or a smaller image")  # fmt: skip
+    layers: list[nn.Module] = []
+    for layer, fan_in in enumerate([3 * 9] + [width * 9] * (depth - 1)):
+        conv = nn.Conv2d(fan_in // 9, width, 3, padding=1, bias=False, device="meta")
+        w = streams.DEEP_CONV.randn((width, fan_in // 9, 3, 3), seed, depth, width, layer)
+        conv.weight = nn.Parameter(w * math.sqrt(2 / fan_in))
+        layers += [conv, nn.ReLU()]
+    v = nn.Linear(width * size * size, n_logits, bias=False, device="meta")
+    w = streams.DEEP_CONV.randn((n_logits, width * size * size), seed, depth, width, depth)
+    v.weight = nn.Parameter(w / math.sqrt(width * size * size))
+    return nn.Sequential(*layers, nn.Flatten(), v).eval().requires_grad_(False)
 
 
 def conv_relus(features: nn.Sequential) -> dict[str, int]:
