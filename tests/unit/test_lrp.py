@@ -152,3 +152,54 @@ def test_bad_targets_and_unknown_methods_are_named(net, xs):
         relevance(net, xs, torch.tensor([0, 1, 9]), "lrp_epsilon")
     with pytest.raises(ValueError, match="unknown LRP method 'lrp_gamma'"):
         relevance(net, xs, TARGETS, "lrp_gamma")
+
+
+def gamma_rule(w, b, x, r, g=0.25):
+    """zennit's generalized γ rule: units with z > 0 pass relevance by ``w + g w⁺`` on the
+    positive inputs and ``w + g w⁻`` on the negative ones (``b + g b⁺`` in the denominator),
+    units with z < 0 the other way round."""
+    wp, wn, xp, xn = w.clamp(min=0), w.clamp(max=0), x.clamp(min=0), x.clamp(max=0)
+    up, down = w + g * wp, w + g * wn
+    z = w @ x + b
+    q_pos = (z > 0) * r / s(up @ xp + down @ xn + b + g * b.clamp(min=0))
+    q_neg = (z < 0) * r / s(down @ xp + up @ xn + b + g * b.clamp(max=0))
+    return xp * (up.T @ q_pos + down.T @ q_neg) + xn * (down.T @ q_pos + up.T @ q_neg)
+
+
+def test_the_gamma_rule_at_a_second_convolution_is_its_formula_by_hand(xs):
+    """EpsilonGammaBox on conv -> ReLU -> conv -> ReLU -> linear: the box rule at the first
+    convolution, γ at the second, ε at the linear layer."""
+    torch.manual_seed(6)
+    net = nn.Sequential(
+        nn.Conv2d(3, N, K), nn.ReLU(), nn.Conv2d(N, 5, K), nn.ReLU(), nn.Flatten(),
+        nn.Linear(5 * (SIZE - 2 * K + 2) ** 2, 4),
+    ).double().eval()  # fmt: skip
+    side1 = SIZE - K + 1
+
+    def matrix(conv, channels, side):
+        eye = torch.eye(channels * side * side, dtype=torch.double)
+        with torch.no_grad():
+            return (
+                nn.functional.conv2d(eye.view(-1, channels, side, side), conv.weight).flatten(1).T
+            )
+
+    def bias(conv, side):
+        return conv.bias.detach().repeat_interleave((side - K + 1) ** 2)
+
+    w1, w2 = matrix(net[0], 3, SIZE), matrix(net[2], N, side1)
+    b1, b2 = bias(net[0], SIZE), bias(net[2], side1)
+    v, c = net[5].weight.detach(), net[5].bias.detach()
+    targets = torch.tensor([0, 3, 2])
+    maps, _ = H.attribution_maps(net, xs, targets.tolist(), ["epsilon_gamma_box"])
+    for b, target in enumerate(targets.tolist()):
+        x = xs[b].flatten()
+        low, high = x.min().expand_as(x), x.max().expand_as(x)
+        with torch.no_grad():
+            h1 = torch.relu(w1 @ x + b1)
+            h2 = torch.relu(w2 @ h1 + b2)
+            r = torch.zeros(4, dtype=torch.double)
+            r[target] = 1.0
+            r2 = epsilon(v, c, h2, r)
+            r1 = gamma_rule(w2, b2, h1, r2)
+            want = box(low, high)(w1, b1, x, r1).view(3, SIZE, SIZE)
+        torch.testing.assert_close(maps["epsilon_gamma_box"][b], want, rtol=1e-7, atol=1e-10)

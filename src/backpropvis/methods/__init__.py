@@ -1,6 +1,7 @@
 """Attribution methods, one registry (:mod:`.registry`): the gradient family (:mod:`.gradient`),
 modified backpropagation (:mod:`.modified`), class activation maps (:mod:`.cam`) and layer-wise
-relevance propagation through zennit (:mod:`.lrp`). Importing
+relevance propagation through zennit (:mod:`.lrp`); any vector at the logits passed down by one
+backward pass (:mod:`.injection`). Importing
 the package registers every method, in the order of the book's tables."""
 
 import warnings
@@ -13,11 +14,22 @@ from . import cam  # noqa: F401
 from . import lrp  # noqa: F401
 
 # isort: on
-from .registry import METHODS, attribution_maps, method_implementations, method_keys
+from .injection import injected
+from .lrp import conservation
+from .registry import (
+    METHODS,
+    attribution_maps,
+    backward_methods,
+    method_implementations,
+    method_keys,
+)
 
 __all__ = [
     "METHODS",
     "attribution_maps",
+    "backward_methods",
+    "conservation",
+    "injected",
     "method_implementations",
     "method_keys",
     "quiet_attribution_warnings",

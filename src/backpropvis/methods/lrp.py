@@ -15,9 +15,12 @@ its inputs (``s(z) = z + eps sign z``, ``+`` and ``-`` the parts of one sign):
 
 ReLUs pass relevance unchanged (a dead unit's input is zero, so the rule below gives it none),
 max pools route it to their maximum (their gradient), and batch norms are merged into the layer
-before them (zennit's ``SequentialMergeBatchNorm``). zennit's defaults throughout
-(``eps = 1e-6``, ``gamma = 0.25``). The map is the relevance at the input, of the target logit
-given relevance 1.
+before them (zennit's ``SequentialMergeBatchNorm``); a torchvision ResNet gets zennit's
+``ResNetCanonizer``, which also makes its residual sums explicit so that relevance splits over
+the two branches instead of passing whole to both. Other residual architectures (the offline
+EfficientNet-Lite0) have no canonizer in zennit: relevance is not conserved there. zennit's
+defaults throughout (``eps = 1e-6``, ``gamma = 0.25``). The map is the relevance at the input, of
+the target logit given relevance 1.
 """
 
 from __future__ import annotations
@@ -27,56 +30,70 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from zennit import composites, rules
-from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.canonizers import Canonizer, SequentialMergeBatchNorm
+from zennit.torchvision import ResNetCanonizer
 from zennit.types import Convolution
 
 from .registry import Ingredients, MapBatch, Method, register
 
-__all__ = ["COMPOSITES", "relevance"]
+__all__ = ["COMPOSITES", "composite_context", "conservation", "relevance"]
 
 
-def _canonizers() -> list[SequentialMergeBatchNorm]:
-    """Batch norms merged into the layer before them, for every composite."""
-    return [SequentialMergeBatchNorm()]
+def _canonizers(model: nn.Module) -> list[Canonizer]:
+    """Batch norms merged into the layer before them; a torchvision ResNet's residual sums made
+    explicit (module docstring)."""
+    from torchvision.models.resnet import ResNet  # heavy: first use only
+
+    return [ResNetCanonizer()] if isinstance(model, ResNet) else [SequentialMergeBatchNorm()]
 
 
-def _everywhere(
-    rule: Callable[[], rules.BasicHook],
-) -> Callable[[torch.Tensor], composites.Composite]:
+Builder = Callable[[nn.Module, torch.Tensor], composites.Composite]
+
+
+def _everywhere(rule: Callable[[], rules.BasicHook]) -> Builder:
     """One rule at every convolution and linear layer."""
 
-    def composite(xs: torch.Tensor) -> composites.Composite:
+    def composite(model: nn.Module, xs: torch.Tensor) -> composites.Composite:
         layers = [(Convolution, rule()), (nn.Linear, rule())]
-        return composites.LayerMapComposite(composites.layer_map_base() + layers, _canonizers())
+        base = composites.layer_map_base() + layers
+        return composites.LayerMapComposite(base, _canonizers(model))
 
     return composite
 
 
-def _bounded(xs: torch.Tensor) -> composites.Composite:
+def _bounded(model: nn.Module, xs: torch.Tensor) -> composites.Composite:
     """EpsilonGammaBox with each image's smallest and largest value as the box rule's bounds."""
     per_image = xs.flatten(1)
     low = per_image.amin(1).view(-1, 1, 1, 1).expand_as(xs)
     high = per_image.amax(1).view(-1, 1, 1, 1).expand_as(xs)
-    return composites.EpsilonGammaBox(low=low, high=high, canonizers=_canonizers())
+    return composites.EpsilonGammaBox(low=low, high=high, canonizers=_canonizers(model))
 
 
-#: The zennit composite of each method, built for a batch of images.
-COMPOSITES: dict[str, Callable[[torch.Tensor], composites.Composite]] = {
+#: The zennit composite of each method, built for a model and a batch of images.
+COMPOSITES: dict[str, Builder] = {
     "lrp_epsilon": _everywhere(rules.Epsilon),
     "lrp_zplus": _everywhere(rules.ZPlus),
     "lrp_alpha2beta1": _everywhere(lambda: rules.AlphaBeta(alpha=2.0, beta=1.0)),
-    "epsilon_plus_flat": lambda xs: composites.EpsilonPlusFlat(canonizers=_canonizers()),
+    "epsilon_plus_flat": lambda model, xs: composites.EpsilonPlusFlat(
+        canonizers=_canonizers(model)
+    ),
     "epsilon_gamma_box": _bounded,
 }
+
+
+def composite_context(method: str, model: nn.Module, xs: torch.Tensor):
+    """The context in which autograd's backward pass of ``model`` on ``xs`` is LRP ``method``'s
+    (the model's modules hooked by its composite, restored on exit)."""
+    if method not in COMPOSITES:
+        raise ValueError(f"unknown LRP method {method!r}; use one of {', '.join(COMPOSITES)}")
+    return COMPOSITES[method](model, xs.detach()).context(model)
 
 
 def relevance(model: nn.Module, xs: torch.Tensor, targets: torch.Tensor, method: str):
     """The relevance at the input ``(B, 3, H, W)`` of logit ``targets[b]`` of image ``b`` under
     ``method``'s composite (:data:`COMPOSITES`)."""
-    if method not in COMPOSITES:
-        raise ValueError(f"unknown LRP method {method!r}; use one of {', '.join(COMPOSITES)}")
     x = xs.detach().clone().requires_grad_()
-    with torch.enable_grad(), COMPOSITES[method](xs.detach()).context(model) as modified:
+    with torch.enable_grad(), composite_context(method, model, xs) as modified:
         out = modified(x)
         if targets.shape != (len(xs),) or not bool(
             ((targets >= 0) & (targets < out.shape[1])).all()
@@ -88,6 +105,15 @@ def relevance(model: nn.Module, xs: torch.Tensor, targets: torch.Tensor, method:
         onehot = torch.zeros_like(out).scatter_(1, targets.to(out.device)[:, None], 1.0)
         (rel,) = torch.autograd.grad(out, x, onehot)
     return rel.detach()
+
+
+def conservation(model: nn.Module, xs: torch.Tensor, method: str) -> float:
+    """The relevance at the input of each image's top logit under ``method``, summed over the
+    input and averaged over images, per unit of relevance given to the logit: 1 where the rule
+    conserves relevance (LRP-z⁺ on a network without biases, canonized)."""
+    with torch.no_grad():
+        top = model(xs).argmax(1)
+    return float(relevance(model, xs, top, method).flatten(1).sum(1).mean())
 
 
 def _compute(method: str) -> Callable[[MapBatch], torch.Tensor]:
@@ -114,5 +140,6 @@ for key, label, backward, times_input, zennit_name in (
             Ingredients(backward, input=times_input),
             _compute(key),
             _implementation(zennit_name),
+            backward=lambda model, xs, key=key: composite_context(key, model, xs),
         )
     )

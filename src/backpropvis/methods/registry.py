@@ -15,11 +15,14 @@ Maps are ``(B, C, H, W)``: ``C = 3`` for input-space maps, 1 for Grad-CAM.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from ..core.rules import backward_rule
 
 __all__ = [
     "HALF",
@@ -29,6 +32,8 @@ __all__ = [
     "Method",
     "MapBatch",
     "attribution_maps",
+    "backward_methods",
+    "backward_pass",
     "half_key",
     "method_implementations",
     "method_keys",
@@ -126,7 +131,10 @@ class Method:
     similar to the original), False where it changes markedly, None where not tested;
     ``mnist_permuted_spearman_abs``: their data randomization test of an MNIST CNN, the rank
     correlation of ``|map|`` between the true-label and the permuted-label model, read off their
-    figure (approximate), None where not tested.
+    figure (approximate), None where not tested; ``backward(model, xs)``: for a method that is
+    one modified backward pass of the logits, other than a rule ``h`` (which ``rule`` names), the
+    context in which autograd's backward of ``model`` on ``xs`` is this method's
+    (:func:`backward_pass`).
     """
 
     key: str
@@ -140,6 +148,7 @@ class Method:
     reference: Callable[..., torch.Tensor] | None = None
     sanity_checks: bool | None = None
     mnist_permuted_spearman_abs: float | None = None
+    backward: Callable[[nn.Module, torch.Tensor], AbstractContextManager] | None = None
 
 
 #: The suffix of a map at half of SmoothGrad's copies or Integrated Gradients' steps
@@ -173,6 +182,29 @@ def method_keys(*families: str) -> list[str]:
     """The keys of the registered methods of ``families`` (every family when none is named),
     in the registry's order."""
     return [k for k, m in METHODS.items() if not families or m.family in families]
+
+
+def backward_methods(*families: str) -> list[str]:
+    """The keys of :func:`method_keys` whose map is one modified backward pass of the logits
+    (a rule ``h`` or a ``backward``): those :func:`backward_pass` can run with any vector."""
+    return [k for k in method_keys(*families) if METHODS[k].rule or METHODS[k].backward]
+
+
+def backward_pass(method: str, model: nn.Module, xs: torch.Tensor) -> AbstractContextManager:
+    """The context in which autograd's backward pass of ``model`` on images ``xs`` is
+    ``method``'s (:func:`backward_methods`): the rule ``h`` at every ReLU, or the method's
+    ``backward`` (LRP's rules at the layers)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    entry = METHODS[method]
+    if entry.backward is not None:
+        return entry.backward(model, xs)
+    if entry.rule is not None:
+        return backward_rule(model, entry.rule)
+    raise ValueError(
+        f"{entry.label} is not one backward pass of the logits; use one of "
+        f"{', '.join(backward_methods())}"
+    )
 
 
 def _check_methods(methods: Sequence[str]) -> list[str]:
