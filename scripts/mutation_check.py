@@ -193,6 +193,24 @@ MUTATIONS: list[Mutation] = [
         ("tests/unit/test_training.py",),
         ("test_permuted_labels_keep_every_class_count",),
     ),
+    Mutation(
+        "csc-signed-cosine",
+        "convergence.csc: the median of cos instead of |cos| (opposite directions cancel)",
+        "src/backpropvis/core/convergence.py",
+        "return float(kept.abs().median())",
+        "return float(kept.median())",
+        ("tests/unit/test_width_depth.py",),
+        ("test_csc_of_identical_and_of_opposite_vectors_is_one",),
+    ),
+    Mutation(
+        "width-effect-read-at-depth",
+        "width_or_depth.effects: the width effect read along the depth axis",
+        "src/backpropvis/claims/width_or_depth.py",
+        '"width": at(depths[0], widths[-1]) - base,',
+        '"width": at(depths[-1], widths[0]) - base,',
+        ("tests/unit/test_width_depth.py",),
+        ("test_the_grids_verdicts_are_computed_from_the_grid",),
+    ),
 ]
 
 

@@ -33,6 +33,7 @@ CHAPTER_TITLES = {
     "06_beyond_the_draft": "6. Beyond the draft",
     "07_every_method": "7. Every gradient method",
     "08_training": "8. What training changes",
+    "09_width_or_depth": "9. Width or depth?",
 }
 MODEL_KEYS = ("trained_model", "model")  # where a chapter's metrics name its trained network
 MODEL_LABELS = {

@@ -94,6 +94,20 @@ SMOKE = {
         "smoothgrad_samples": 2,
         "ig_steps": 4,
     },
+    "09_width_or_depth": {
+        "depths": [1, 4],
+        "widths": [4, 64],
+        "grid_size": 8,
+        "grid_photos": ["chelsea", "astronaut"],
+        "n_vectors": 2,
+        "layer_vectors": 2,
+        "layer_photos": ["chelsea"],
+        "layer_size": 32,
+        "epochs": 2,
+        "n_randomization": 10,
+        "smoothgrad_samples": 2,
+        "ig_steps": 4,
+    },
 }
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -228,6 +242,12 @@ EXPECTED_VERDICTS = {
         "local_connections_trained": "not reproduced",
         "randomization_prediction": "partly",
         "randomization_mnist": "partly",
+    },
+    "09_width_or_depth": {
+        "width": "partly",
+        "depth": "partly",
+        "vgg": "partly",
+        "lrp_prediction": "not reproduced",
     },
 }
 

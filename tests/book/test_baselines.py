@@ -268,6 +268,12 @@ CORE_NUMBERS = {
         ("training_curves", "conv", 4, "autocorr", "saliency"),
         ("data_randomization", "integrated_gradients", "spearman_abs"),
     ],
+    "09_width_or_depth": [
+        ("grid", 10, "class_invariance", "mean"),  # GBP, one layer, the widest
+        ("grid", 18, "class_invariance", "mean"),  # GBP, the deepest, the narrowest
+        ("layers", "VGG-16, random", "guided_backprop", 3, "csc"),
+        ("lrp_randomization", "lrp_alpha2beta1", "class_invariance"),
+    ],
 }
 
 NEAR_ZERO = {
@@ -278,6 +284,7 @@ NEAR_ZERO = {
     "05_explorer": [("grid", "convnet N=256, plain", "rho_logits")],
     "06_beyond_the_draft": [("todo", "trained", "guided", "edges_spearman")],
     "07_every_method": [("deconvnet", "resemblance", "trained", "corr_input")],
+    "09_width_or_depth": [("grid", 0, "class_invariance", "mean")],  # saliency
 }
 
 

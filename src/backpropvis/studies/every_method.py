@@ -8,6 +8,8 @@ measurements turned into the chapter's tables:
   model, step and photo;
 - :func:`resemblance`: a map's centred correlation with the input and its edge score;
 - :func:`method_results`: prediction, measurement and the per-method verdict;
+- :func:`cascading_verdicts`: class invariance over every logit and the cascading
+  randomization, judged per method, in one call (chapter 9's trained CNN);
 - :func:`half_settings`, :func:`half_measures`, :func:`rejudged`: the convergence check, the
   methods whose maps depend on SmoothGrad's copies or IG's steps judged again at half of them
   (maps from the same passes: ``halves=True``);
@@ -24,17 +26,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..core.metrics import centered_pearson, edge_score, mean_std
-from ..methods import METHODS
+from ..methods import METHODS, attribution_maps
 from ..methods.registry import HALF, half_of
-from .randomization import RandomizationRun
+from .invariance import class_invariance
+from .randomization import RandomizationRun, randomization_groups, randomization_run
 
 __all__ = [
     "SMOOTHGRAD_SAMPLES",
     "half_measures",
     "half_settings",
     "attribution_settings",
+    "cascading_verdicts",
     "implementation_rows",
     "method_list",
     "method_results",
@@ -157,6 +162,39 @@ def _judged(
         "upper_half_spearman_abs": float(upper),
         "upper_half_spearman": float(np.nanmean([c["spearman"] for c in upper_steps])),
         "verdict": "agree" if predicted == measured else "disagree",
+    }
+
+
+def cascading_verdicts(
+    model: nn.Module,
+    donor: nn.Module,
+    xs: torch.Tensor,
+    methods: Sequence[str],
+    insensitive_at: float,
+    **settings: Any,
+) -> dict[str, dict[str, Any]]:
+    """Chapter 7's protocol for a small classifier, per method: class invariance over all its
+    logits (mean over the images ``xs``), the cascading randomization from the logits down
+    (layers copied from ``donor``, the same architecture at another seed) and the verdict on
+    the first half of its steps, as :func:`method_results` judges them (``cascading``: the
+    curves)."""
+    with torch.no_grad():
+        k = model(xs[:1]).shape[1]
+    targets = torch.arange(k).repeat(len(xs))
+    every, _ = attribution_maps(model, xs.repeat_interleave(k, 0), targets, methods,
+                                **settings, repeats=k)  # fmt: skip
+    ci = {m: float(np.mean([class_invariance(c) for c in v.split(k)])) for m, v in every.items()}
+    groups = randomization_groups(model)
+    orig, _ = attribution_maps(model, xs, "max", methods, **settings)
+
+    def maps_of(net: nn.Module) -> dict[str, torch.Tensor]:
+        return attribution_maps(net, xs, "max", methods, **settings)[0]
+
+    run = randomization_run(model, donor, groups, orig, "cascading", maps_of, hog=False)
+    n_upper = max(1, len(groups) // 2)
+    return {
+        m: {"cascading": run.curves[m]} | _judged(m, ci[m], run.curves[m], n_upper, insensitive_at)
+        for m in methods
     }
 
 
