@@ -100,8 +100,9 @@ NAME = {m: H.METHODS[m].label for m in METHODS}
 # * **depth** (Sixt et al.'s theorem): where the backward matrices at the convolutions
 #   are non-negative (GBP, DeconvNet, LRP-z⁺, LRP-α2β1, EpsilonPlusFlat, whose
 #   convolutions use z⁺), their product tends to rank one as $L$ grows. The plain
-#   gradient, LRP-ε and the γ rule of EpsilonGammaBox ($w + 0.25\,w^+$, signed) are
-#   outside the theorem.
+#   gradient and LRP-ε (their LRP-z), signed at every layer, are the theorem's
+#   exceptions; the γ rule of EpsilonGammaBox ($w + 0.25\,w^+$, signed but leaning
+#   positive) is outside it, and the theorem predicts nothing for it.
 #
 # The two disagree on EpsilonPlusFlat: its top layer carries the signed $V$ (width:
 # class-dependent), but everything below it is non-negative (depth: rank one).
