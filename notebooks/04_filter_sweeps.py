@@ -79,7 +79,7 @@ device = H.default_device()
 rec = H.Record("04_filter_sweeps", out_dir)
 SEEDS = range(n_seeds)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("n_seeds", n_seeds)
 rec("kernel_size", kernel_size)
 rec.update(photos=photos, sizes={"conv": conv_size, "fc": fc_size})
@@ -285,7 +285,7 @@ axes[3].legend(*axes[2].get_legend_handles_labels(), loc="center", frameon=False
 fig.tight_layout()
 rec.figure("fig_laws", fig)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("conv_fit_min", conv_fit_min)
 rec("fc_fit_min", fc_fit_min)
 
@@ -328,7 +328,7 @@ rec.update(
 # within {glue:text}`slope_tol_partly`):
 
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("slope_tol", H.SLOPE_TOL)  # within this of -1/2: the law
 rec("slope_tol_partly", H.SLOPE_TOL_PARTLY)  # partly
 
@@ -451,7 +451,7 @@ cols = [
 row = [raw_conv[0], *big_maps.cpu(), fig3[i16]]
 rec.figure("fig_big_fc", H.plot_grid([row], col_labels=cols, cell=2.2))
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("big_sizes_text", ", ".join(map(str, big_sizes)))
 rec("big_max", max(big_sizes))
 rec("big_weights_g", max(big_sizes) * x.numel() / 1e9)
@@ -552,7 +552,7 @@ j_big = big_sizes.index(claim_hidden) if claim_hidden in big_sizes else -1
 big_claim = big_err[j_big]
 full = H.better_by_one_sd(c16, np.full_like(c16, big_claim), -1)  # the one-SD rule
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("conv16_224_std", float(c16.std()), n=n_seeds)
 rec("fc_224_needed_m", float(max(big_sizes) * (big_claim / c16.mean()) ** 2 / 1e6))
 rec("claim_word", "holds" if holds else "does not hold")
@@ -686,7 +686,7 @@ text = "SAME padding alleviates the boundary inconsistency"
 judged = H.same_padding_claim(valid, same)
 verdict = rec.claim("same_padding", "3, fn. 1", text, *judged)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("valid_pct", 100 * abs(valid - 1))
 rec("same_pct", 100 * abs(same - 1))
 

@@ -125,7 +125,7 @@ print(f"between the two maps: {r.rho_logits:.3f}; {r.seconds:.2f} s")
 # the same setting at `size`: its network is built already, so this times one update
 big = explorer.explore(dataclasses.replace(explorer.defaults, size=size))
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("big_update_s", big.seconds)
 
 # %% [markdown]
@@ -246,7 +246,7 @@ header = ["setting", "logit A", "ρ with limit", "predicted", "ρ with input"]
 header += ["logit B", "ρ(A, B)", "seconds"]
 rec.table("grid_table", header, rows)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 conv = [results[f"convnet N={n}, guided"] for n in n_values]
 plain = results[f"convnet N={n_values[-1]}, plain"]
 fc_label = f"FC N_h={fc_hidden}, guided"
@@ -260,7 +260,7 @@ rec("conv_plain_lim", plain.rho_limit[0])
 rec("conv_ab_guided", conv[-1].rho_logits)
 rec("conv_ab_plain", plain.rho_logits)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("fc_lim", results[fc_label].rho_limit[0])
 rec("fc_pred", predicted[fc_label])
 rec("vgg_in", results["VGG-16 untrained, guided"].rho_input[0])
@@ -364,7 +364,7 @@ for key, value in changes:
 rec.table("speed_table", ["change", "seconds"], [u[:2] for u in update_s])
 rec.update(update_s={name: t for name, t, _ in update_s})
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 judged = [t for _, t, slow in update_s if not slow]
 revisits = ("rule = guided", f"n = {live_n}", "logit2 = random")  # seen before
 cached = [t for (name, t, _) in update_s if name in revisits]

@@ -108,7 +108,7 @@ NAME = {"plain": "saliency", "guided": "GBP", "deconv": "DeconvNet"}
 images = H.load_images(photos, size)  # (B, 3, H, W)
 
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec = H.Record("06_beyond_the_draft", out_dir)
 rec.update(photos=photos, size=size, seed=seed)
 rec("n_photos", len(photos))
@@ -256,7 +256,7 @@ rec.quote("dp_plain_pool_edges")
 # reproduced when GBP's correlation with the limit moves by less than
 # {glue:text}`maxpool_margin`, partly by less than {glue:text}`maxpool_gbp_partly`.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("maxpool_margin", H.MAXPOOL_MARGIN)  # a change in ρ that counts
 rec("maxpool_gbp_partly", H.MAXPOOL_GBP_PARTLY)  # GBP: partly unaffected below
 
@@ -801,7 +801,7 @@ rec.quote("todo_edges_spearman_word")
 # {glue:text}`todo_margin`, partly when it exceeds it at all.
 
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("todo_margin", H.TODO_MARGIN)  # trained above untrained by more than this
 
 # %%

@@ -107,7 +107,7 @@ xs = lm.prepare(images)  # (B, 3, H, W), the model's input
 # the same function, BatchNorm folded into the convolutions: fast for many passes
 fast = H.folded_for_maps(lm.model, xs)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec.update(photos=photos, seed=seed, batch_size=batch_size)
 rec("size", size)
 rec("n_photos", len(photos))
@@ -159,7 +159,7 @@ settings = H.attribution_settings(
     halves=True,
 )  # fmt: skip
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("smoothgrad_samples", smoothgrad_samples)
 rec("smoothgrad_gpu", H.SMOOTHGRAD_SAMPLES["cuda"])
 rec("smoothgrad_cpu", H.SMOOTHGRAD_SAMPLES["cpu"])
@@ -209,7 +209,7 @@ rec.table("prediction_table", *H.prediction_rows(METHODS))
 # over photos. One batch holds every photo-logit pair; a photo's logits share its
 # forward passes and SmoothGrad's noisy copies, so their maps differ by the class alone.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("n_logits", n_logits)
 rec("n_top", n_top)
 
@@ -316,7 +316,7 @@ def randomization_figure(mode):
 rec.figure("fig_cascading", randomization_figure("cascading"))
 rec.figure("fig_independent", randomization_figure("independent"))
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 # groups that, re-initialized alone, leave the plain gradient zero on every photo
 dead = [
     c["layer"]
@@ -379,7 +379,7 @@ resemble = {
     for m in METHODS
 }
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 last_gradcam = runs["cascading"].curves["gradcam"][-1]
 rec("gradcam_degenerate_last", 100 * last_gradcam["degenerate"])
 
@@ -437,7 +437,7 @@ verdict = H.class_invariance_claim(results, at=invariant_at)
 rec.claim("every_method_class_invariance", "2 (c), extended", claim, *verdict)
 rec.table("verdict_table", *H.verdict_rows(results))
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 upper = {m: r["upper_half_spearman_abs"] for m, r in results.items()}
 rec("guided_backprop.upper_half_spearman_abs", upper["guided_backprop"])
 rec("deconvnet.upper_half_spearman_abs", upper["deconvnet"])
@@ -447,7 +447,7 @@ rec("input_x_gradient.upper_half_spearman_abs", upper["input_x_gradient"])
 rec("integrated_gradients.upper_half_spearman_abs", upper["integrated_gradients"])
 rec("guided_gradcam.upper_half_spearman_abs", upper["guided_gradcam"])
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 signed = {m: r["upper_half_spearman"] for m, r in results.items()}
 rec("saliency.upper_half_spearman", signed["saliency"])
 rec("input_x_gradient.upper_half_spearman", signed["input_x_gradient"])
@@ -517,7 +517,7 @@ verdict = H.sanity_checks_claim(results, paper)
 rec.claim("every_method_sanity_checks", "Adebayo", claim, *verdict)
 rec.table("sanity_table", *H.sanity_rows(results, paper))
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 differ = [m for m in tested if paper[m] != results[m]["measured_insensitive"]]
 rec("n_sanity", len(tested))
 rec("n_agree_sanity", len(tested) - len(differ))
@@ -550,7 +550,7 @@ rec("sanity_disagree", differ_text if differ else "all of them")
 half_ci, half_run = H.half_measures(class_invariance, runs["cascading"])
 half_results = H.rejudged(results, half_ci, half_run, n_upper, insensitive_at)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 half = H.half_settings(settings)
 rec("half_samples", half["smoothgrad_samples"])
 rec("half_steps", half["ig_steps"])

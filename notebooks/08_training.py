@@ -121,7 +121,7 @@ fig = H.plot_grid(
 )
 rec.figure("fig_digits", fig)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("size", size)
 rec("n_train", len(train_x))
 rec("n_test", len(x_test))
@@ -152,7 +152,7 @@ rec("n_test", len(x_test))
 # labels and, on labels permuted once from the seed, until it fits them
 # ({glue:text}`fit_at` training accuracy) or for {glue:text}`max_epochs` epochs.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("kernel_size", kernel_size)
 rec("n_filters", n_filters)
 rec("hidden", hidden)
@@ -179,7 +179,7 @@ for net, make in NETS.items():
         desc=f"{net}, permuted labels",
     )  # fmt: skip
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 LABEL = {"conv": "convnet, Eq. (1)", "fc": "fully connected, Eq. (7)"}
 LABEL["cnn"] = "MNIST CNN (2018)"
 accuracy = {
@@ -306,7 +306,7 @@ epoch_steps = -(-len(x_train) // batch_size)
 fig = H.plot_training_curves(panels, steps["conv"], epoch=epoch_steps)
 rec.figure("fig_curves", fig)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("n_measure", len(xs))
 rec("epoch_steps", epoch_steps)
 rec.update(training_curves={
@@ -364,7 +364,7 @@ rec.claim("step_b_breaks", "TODO 1", claim, *verdict)
 # them, and it takes on structure. Onset is read as the first checkpoint at which a
 # curve has made half of its change.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 gbp_ci, corr_input, plain = {}, {}, {}
 for net in curves:
     first_, last = curves[net][0], curves[net][steps[net][-1]]
@@ -438,7 +438,7 @@ rec.claim("gbp_invariance_trained", "2 (c), trained", claim, *verdict)
 # random fully connected net: "it is the local connections". Does that hold once
 # both are trained?
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rows = [
     [LABEL[net], accuracy[net]["true"]["test"], corr_input[net]["init"],
      corr_input[net]["trained"], curves[net][0]["corr_limit"],
@@ -535,7 +535,7 @@ fig = H.plot_grid(
 )  # fmt: skip
 rec.figure("fig_randomization_maps", fig)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec.update(data_randomization=randomization)
 rec("smoothgrad_samples", smoothgrad_samples)
 rec("ig_steps", ig_steps)
@@ -612,7 +612,7 @@ rec.claim("randomization_mnist", "Adebayo", claim, *verdict)
 # Integrated Gradients' {glue:text}`ig_steps` steps. Digits of {glue:text}`size`
 # pixels, not larger, keep it there.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("elapsed_s", time.perf_counter() - start)
 rec("n_checkpoints", sum(len(s) for s in steps.values()))
 

@@ -38,7 +38,7 @@
 #   {glue:text}`n_min`, GBP goes from {glue:text}`gbp.width_from:.2f` at one layer
 #   to {glue:text}`gbp.depth_to:.2f` at {glue:text}`l_max`.
 # * {glue:text}`both_sentence`
-# * **Real networks**: {glue:text}`claims.vgg.verdict` on a random VGG-16
+# * **Real networks**: {glue:text}`claims.vgg.verdict`
 #   ({glue:text}`claims.vgg.measured`).
 
 # %% tags=["remove-cell"]
@@ -132,7 +132,7 @@ rec.table("prediction_table", ["method", "width predicts", "depth predicts"], ro
 # injections start alike: at the logits their CSC is already
 # {glue:text}`nonneg_at_logits:.2f`.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("random_3", H.random_csc(3))
 rec("nonneg_at_logits", H.csc(H.injections("nonnegative", 50, 10, seed)))
 
@@ -147,7 +147,7 @@ rec("nonneg_at_logits", H.csc(H.injections("nonnegative", 50, 10, seed)))
 # non-negative injections, and the top logit's map's centred correlation with the
 # input.
 
-# %%
+# %% tags=["hide-output"]
 xs = H.load_images(grid_photos, grid_size)
 xs = (xs - xs.mean((1, 2, 3), keepdim=True)) / xs.std((1, 2, 3), keepdim=True)
 grid = H.phase_diagram(depths, widths, xs, METHODS, n_vectors, progress=tqdm)
@@ -234,7 +234,7 @@ rec.table("zplus_table", header, cell_rows("lrp_zplus"))
 # %%
 explained = {m: H.explains(grid, m) for m in METHODS}
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("effect", H.EFFECT)
 rec.update(explained=explained)
 rows = [
@@ -253,7 +253,7 @@ rec.quote("gbp.width_from", "gbp.width_to", "gbp.depth_to", "gbp.both_to")
 rec.quote("gbp.share_width", "gbp.share_depth")
 rec(
     "both_sentence",
-    f"**GBP: predicted right by {gbp['right']}.** Of the gap from {gbp['base']:.2f} to 1, width alone closes "
+    f"GBP is predicted right by {gbp['right']}: of the gap from {gbp['base']:.2f} to 1, width alone closes "
     f"{100 * gbp['share_width']:.0f} % and depth alone {100 * gbp['share_depth']:.0f} %.",
 )
 right = {"both": "both", "width": "width only", "depth": "depth only"}
@@ -359,7 +359,7 @@ rec.quote("zplus_sum.lite", "zplus_sum.vgg", "zplus_sum.resnet")
 digits = H.load_digits_split(size, 500, seed)
 x_train, x_test = digits.prepare(digits.train_x), digits.prepare(digits.test_x)
 
-# %%
+# %% tags=["hide-output"]
 cnn = H.train(
     H.sanity_cnn(size, seed=seed), x_train, digits.train_y, epochs, 1e-3, 64, seed,
     desc="MNIST CNN",
@@ -368,7 +368,7 @@ levels["MNIST CNN, trained"] = H.layer_convergence(
     cnn, x_test[: len(layer_photos)], METHODS, layer_vectors, seed
 )
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("cnn_test", H.accuracy(cnn, x_test, digits.test_y))
 rec("layer_vectors", layer_vectors)
 rec("n_layer_photos", len(layer_photos))
@@ -440,7 +440,7 @@ lrp_results = H.cascading_verdicts(
     insensitive_at, **settings,
 )  # fmt: skip
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("rank_one", rank_one)
 rec("n_randomization", n_randomization)
 rec.update(lrp_randomization=lrp_results)
@@ -486,7 +486,7 @@ rec.claim("lrp_prediction", "Eq. (2), LRP", claim, *H.prediction_claim(lrp_only)
 # The chapter ran in {glue:text}`elapsed_s:.0f` s on the CPU: the grid's
 # {glue:text}`n_cells` networks, two random ImageNet networks and one training.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 rec("elapsed_s", time.perf_counter() - start)
 
 # %% [markdown]
