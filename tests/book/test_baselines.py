@@ -267,7 +267,7 @@ CORE_NUMBERS = {
         ("accuracy", "cnn", "true", "test"),
         ("step_b", "conv", 4, "plain", "value"),
         ("training_curves", "conv", 4, "autocorr", "saliency"),
-        ("data_randomization", "integrated_gradients", "spearman_abs"),
+        ("gbp", "conv", "corr_input", "trained"),
     ],
     "09_width_or_depth": [
         ("grid", 10, "class_invariance", "mean"),  # GBP, one layer, the widest
